@@ -1,0 +1,50 @@
+"""One exception tree with coded messages that say how to fix the problem.
+
+Codes are stable so users can search for them; the CLI prints the message and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class KgpruneError(Exception):
+    """Root of every error kgprune raises on purpose."""
+
+
+class ConfigError(KgpruneError):
+    """A setting, URL or argument is invalid."""
+
+
+class InputFormatError(KgpruneError):
+    """An input file is missing, unreadable or not in the expected format."""
+
+
+class BackendError(KgpruneError):
+    """A graph store failed."""
+
+
+class BackendUnavailableError(BackendError):
+    """A graph store cannot be reached or authenticated."""
+
+
+class SchemaMismatchError(BackendError):
+    """A graph store holds data in a layout this version does not read."""
+
+
+class Errors:
+    """Message templates; format them with the named fields."""
+
+    K001 = "[K001] Unknown store URL scheme '{scheme}' in '{url}'. Use ladybug:///path or bolt://host:7687 (neo4j://, neo4j+s:// too)."
+    K002 = "[K002] No such file or directory: {path}."
+    K003 = "[K003] {path}:{line}: {problem}. Fix the line or pass --skip-bad-lines to skip malformed lines."
+    K004 = "[K004] {path}: {problem}. The file looks truncated or is not gzip; download it again."
+    K005 = "[K005] Unknown language code(s) {codes}; use codes like 'en', 'en,de' or 'all'."
+    K006 = "[K006] Cannot reach Neo4j at {uri}: {reason}. Start it with `docker compose -f docker/docker-compose.yml up -d` or set NEO4J_URI."
+    K007 = "[K007] Neo4j at {uri} refused the credentials of user '{user}'. Set NEO4J_USER and NEO4J_PASSWORD."
+    K008 = "[K008] {path}: {problem}. Expected the Visual Genome JSON layout (a list with one entry per image)."
+    K009 = "[K009] Unknown relation '{name}'. Known relations: {known}."
+    K010 = "[K010] Coverage must lie in [0, 1], got {value}."
+    K011 = "[K011] The embedded store at {path} cannot be opened: {reason}."
+    K012 = "[K012] The graph store failed: {reason}."
+    K013 = "[K013] Not a concept URI: '{uri}'. Concept URIs look like /c/en/hot_dog."
+    K014 = "[K014] Output directory {path} is not empty; choose a new one so nothing is overwritten."
+    K015 = "[K015] Hops must be 1 or 2, got {hops}."

@@ -1,0 +1,1 @@
+"""The paper's studies as runnable experiments and their reports."""

@@ -1,0 +1,1 @@
+"""Text to knowledge-graph concepts (spaCy mentions, FAISS over entity embeddings)."""

@@ -1,0 +1,1 @@
+"""Units, gates, importance, plans, surgery and the iterative schedule."""

@@ -1,0 +1,1 @@
+"""Knowledge-grounded VQA: datasets, metrics, model adapters, the knowledge loss."""
