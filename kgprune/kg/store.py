@@ -41,6 +41,10 @@ class WriteCounts:
     objects: int = 0
     object_relations: int = 0
 
+    @property
+    def total(self) -> int:
+        return self.concepts + self.facts + self.images + self.objects + self.object_relations
+
 
 @dataclass(slots=True)
 class GraphStats:
@@ -107,6 +111,13 @@ class GraphStore(Protocol):
         """Changes whenever a write adds anything; caches and indexes key on it."""
 
     def close(self) -> None: ...
+
+
+def check_hops(hops: int) -> int:
+    """Neighbourhoods are 1 or 2 hops: beyond that a hub concept returns most of the graph."""
+    if hops not in (1, 2):
+        raise ConfigError(Errors.K015.format(hops=hops))
+    return hops
 
 
 StoreFactory = Callable[[str], GraphStore]

@@ -1,0 +1,3 @@
+from kgprune.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Graph store backends; each imports its driver only inside its own module."""

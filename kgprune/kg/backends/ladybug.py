@@ -1,0 +1,314 @@
+"""The embedded default store: LadybugDB in one local file, loaded through its bulk `COPY FROM`.
+
+`COPY FROM` loads hundreds of thousands of rows a second where `UNWIND ... MERGE` manages hundreds,
+so a write streams the new rows (anti-joined against keys already present) into CSV files and copies
+them, all inside one transaction: a killed load leaves the store as it was, and a re-run adds only
+what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ladybug
+
+from kgprune.errors import BackendError, BackendUnavailableError, Errors
+from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
+from kgprune.kg.cypher import ladybug as q
+from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
+from kgprune.kg.relations import check_relation
+from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
+
+FETCH_BATCH = 10_000
+
+
+def _fact_from_row(row: Sequence[Any]) -> Fact:
+    head, relation, tail, weight, source, dataset, edge_id, surface, contributors, predicate = row
+    return Fact(
+        head=head,
+        relation=relation,
+        tail=tail,
+        weight=weight,
+        source=source,
+        dataset=dataset or "",
+        edge_id=edge_id,
+        surface_text=surface or "",
+        contributors=tuple(json.loads(contributors)) if contributors else (),
+        predicate=predicate or "",
+    )
+
+
+def _concept_from_row(row: Sequence[Any]) -> Concept:
+    uri, name, lang, pos, source = row
+    return Concept(uri=uri, name=name, lang=lang, pos=pos or "", source=source)
+
+
+class _CsvTable:
+    """A CSV file in the dialect `COPY FROM` reads back unchanged (quotes doubled, all quoted)."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.rows = 0
+        self._fh = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        self._writer.writerow(columns)
+
+    def write(self, row: Iterable[Any]) -> None:
+        self._writer.writerow(row)
+        self.rows += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _list_literal(values: Sequence[str]) -> str:
+    """A STRING[] cell: LadybugDB's `[a,b]` form, with JSON quoting so commas survive."""
+    return "[" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+
+class LadybugStore:
+    """`GraphStore` over an embedded LadybugDB database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"ladybug://{path}"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = ladybug.Database(str(path))
+            self._conn = ladybug.Connection(self._db)
+        except (RuntimeError, OSError) as e:
+            raise BackendUnavailableError(Errors.K011.format(path=path, reason=e)) from e
+
+    @classmethod
+    def from_url(cls, url: str) -> LadybugStore:
+        parts = urlsplit(url)
+        return cls(Path(unquote(parts.netloc + parts.path)).expanduser().resolve())
+
+    def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        try:
+            return self._conn.execute(statement, params or {}).get_all()
+        except RuntimeError as e:
+            raise BackendError(Errors.K012.format(reason=e)) from e
+
+    def _stream(self, statement: str, params: dict[str, Any] | None = None) -> Iterator[list[Any]]:
+        try:
+            result = self._conn.execute(statement, params or {})
+            while result.has_next():
+                yield result.get_next()
+        except RuntimeError as e:
+            raise BackendError(Errors.K012.format(reason=e)) from e
+
+    def ensure_schema(self) -> None:
+        for statement in q.SCHEMA:
+            self._rows(statement)
+        stored = self._meta("schema_version")
+        if not stored:
+            self._rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
+
+    def _meta(self, key: str) -> str:
+        rows = self._rows(q.GET_META, {"key": key})
+        return rows[0][0] if rows else ""
+
+    def version(self) -> str:
+        return self._meta("version")
+
+    def write(self, batch: GraphBatch) -> WriteCounts:
+        with tempfile.TemporaryDirectory(prefix="kgprune-copy-", dir=self.path.parent) as tmp:
+            self._rows(q.BEGIN)
+            try:
+                counts = self._copy_all(batch, Path(tmp))
+                if counts.total:
+                    self._rows(q.SET_META, {"key": "version", "value": uuid.uuid4().hex})
+                self._rows(q.COMMIT)
+            except BaseException:
+                self._rows(q.ROLLBACK)
+                raise
+        return counts
+
+    def _existing(self, statement: str) -> set[Any]:
+        return {row[0] for row in self._stream(statement)}
+
+    def _copy(self, table: str, csv_table: _CsvTable) -> int:
+        csv_table.close()
+        if csv_table.rows:
+            self._rows(q.copy_from(table, str(csv_table.path)))
+        return csv_table.rows
+
+    def _copy_all(self, batch: GraphBatch, tmp: Path) -> WriteCounts:
+        counts = WriteCounts()
+        counts.concepts = self._copy_concepts(batch.concepts, tmp)
+        counts.facts = self._copy_facts(batch.facts, tmp)
+        counts.images = self._copy_images(batch.images, tmp)
+        counts.objects = self._copy_objects(batch.objects, tmp)
+        counts.object_relations = self._copy_predicates(batch.object_relations, tmp)
+        return counts
+
+    def _copy_concepts(self, concepts: Iterable[Concept], tmp: Path) -> int:
+        existing = self._existing(q.EXISTING_CONCEPT_URIS)
+        out = _CsvTable(tmp / "concepts.csv", q.CONCEPT_COLUMNS)
+        for c in concepts:
+            if c.uri not in existing:
+                existing.add(c.uri)
+                out.write((c.uri, c.name, c.lang, c.pos, c.source, stable_unit(c.uri)))
+        return self._copy("Concept", out)
+
+    def _copy_facts(self, facts: Iterable[Fact], tmp: Path) -> int:
+        existing = self._existing(q.EXISTING_FACT_KEYS)
+        out = _CsvTable(tmp / "facts.csv", q.FACT_COLUMNS)
+        for f in facts:
+            key = stable_hash64(f.edge_id)
+            if key in existing:
+                continue
+            existing.add(key)
+            check_relation(f.relation)
+            out.write((
+                f.head, f.tail, f.relation, f.weight, f.source, f.dataset, f.edge_id,
+                f.surface_text, json.dumps(list(f.contributors), ensure_ascii=False),
+                f.predicate, stable_unit(f.edge_id), key,
+            ))
+        return self._copy("FACT", out)
+
+    def _copy_images(self, images: Iterable[Image], tmp: Path) -> int:
+        existing = self._existing(q.EXISTING_IMAGE_IDS)
+        out = _CsvTable(tmp / "images.csv", q.IMAGE_COLUMNS)
+        for i in images:
+            if i.image_id not in existing:
+                existing.add(i.image_id)
+                out.write((i.image_id, i.url, i.width, i.height,
+                           "" if i.coco_id is None else i.coco_id,
+                           "" if i.flickr_id is None else i.flickr_id))
+        return self._copy("Image", out)
+
+    def _copy_objects(self, objects: Iterable[ObjectInstance], tmp: Path) -> int:
+        existing = self._existing(q.EXISTING_OBJECT_IDS)
+        nodes = _CsvTable(tmp / "objects.csv", q.OBJECT_COLUMNS)
+        in_image = _CsvTable(tmp / "in_image.csv", q.IN_IMAGE_COLUMNS)
+        instance_of = _CsvTable(tmp / "instance_of.csv", q.INSTANCE_OF_COLUMNS)
+        for o in objects:
+            if o.object_id in existing:
+                continue
+            existing.add(o.object_id)
+            nodes.write((o.object_id, o.image_id, o.name, _list_literal(o.synsets),
+                         _list_literal(o.attributes), o.x, o.y, o.w, o.h))
+            in_image.write((o.object_id, o.image_id))
+            if o.concept:
+                instance_of.write((o.object_id, o.concept))
+        added = self._copy("Object", nodes)
+        self._copy("IN_IMAGE", in_image)
+        self._copy("INSTANCE_OF", instance_of)
+        return added
+
+    def _copy_predicates(self, relations: Iterable[ObjectRelation], tmp: Path) -> int:
+        existing = self._existing(q.EXISTING_PREDICATE_IDS)
+        out = _CsvTable(tmp / "predicates.csv", q.PREDICATE_COLUMNS)
+        for r in relations:
+            if r.relationship_id not in existing:
+                existing.add(r.relationship_id)
+                out.write((r.subject_id, r.object_id, r.relationship_id, r.predicate))
+        return self._copy("PREDICATE", out)
+
+    def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
+        p = view.params()
+        concepts_q = q.COUNT_CONCEPTS if view.is_full else q.COUNT_CONCEPTS_IN_VIEW
+        by_relation = {r: n for r, n in self._rows(q.COUNT_BY_RELATION, p)}
+        return GraphStats(
+            concepts=self._rows(concepts_q, {} if view.is_full else p)[0][0],
+            facts=sum(by_relation.values()),
+            by_relation=by_relation,
+            by_source={s: n for s, n in self._rows(q.COUNT_BY_SOURCE, p)},
+            images=self._rows(q.COUNT_IMAGES)[0][0],
+            objects=self._rows(q.COUNT_OBJECTS)[0][0],
+            object_relations=self._rows(q.COUNT_PREDICATES)[0][0],
+        )
+
+    def _facts(self, statement: str, params: dict[str, Any]) -> list[Fact]:
+        return [_fact_from_row(row) for row in self._rows(statement, params)]
+
+    def _touching(
+        self, uri: str, relations: Sequence[str] | None, limit: int, view: CoverageView
+    ) -> list[Fact]:
+        params: dict[str, Any] = {"uri": uri, "limit": limit, **view.params()}
+        if relations:
+            params["relations"] = [check_relation(r) for r in relations]
+            found = self._facts(q.FACTS_FROM_REL, params) + self._facts(q.FACTS_TO_REL, params)
+        else:
+            found = self._facts(q.FACTS_FROM, params) + self._facts(q.FACTS_TO, params)
+        unique = {f.edge_id: f for f in found}
+        return sorted(unique.values(), key=lambda f: (-f.weight, f.edge_id))[:limit]
+
+    def neighbors(
+        self,
+        uri: str,
+        *,
+        relations: Sequence[str] | None = None,
+        hops: int = 1,
+        limit: int = 100,
+        view: CoverageView = FULL_VIEW,
+    ) -> list[Fact]:
+        check_hops(hops)
+        first = self._touching(uri, relations, limit, view)
+        if hops == 1 or len(first) >= limit:
+            return first
+        seen = {f.edge_id for f in first}
+        frontier = sorted({f.tail if f.head == uri else f.head for f in first} - {uri})
+        second: dict[str, Fact] = {}
+        for other in frontier:
+            for f in self._touching(other, relations, limit, view):
+                if f.edge_id not in seen:
+                    second[f.edge_id] = f
+        ranked = sorted(second.values(), key=lambda f: (-f.weight, f.edge_id))
+        return first + ranked[: limit - len(first)]
+
+    def facts_among(
+        self,
+        uris: Sequence[str],
+        *,
+        relations: Sequence[str] | None = None,
+        limit: int = 1000,
+        view: CoverageView = FULL_VIEW,
+    ) -> list[Fact]:
+        params: dict[str, Any] = {"uris": list(uris), "limit": limit, **view.params()}
+        if relations:
+            params["relations"] = [check_relation(r) for r in relations]
+            return self._facts(q.FACTS_AMONG_REL, params)
+        return self._facts(q.FACTS_AMONG, params)
+
+    def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
+        return [_concept_from_row(r) for r in self._rows(q.GET_CONCEPTS, {"uris": list(uris)})]
+
+    def iter_concepts(
+        self, *, batch_size: int = FETCH_BATCH, view: CoverageView = FULL_VIEW
+    ) -> Iterator[list[Concept]]:
+        rows = (
+            self._stream(q.ALL_CONCEPTS)
+            if view.is_full
+            else self._stream(q.CONCEPTS_IN_VIEW, view.params())
+        )
+        batch: list[Concept] = []
+        for row in rows:
+            batch.append(_concept_from_row(row))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
+        return self._facts(q.TOP_FACTS, {"limit": limit, **view.params()})
+
+    def close(self) -> None:
+        self._conn.close()
+        self._db.close()
+
+    def __enter__(self) -> LadybugStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

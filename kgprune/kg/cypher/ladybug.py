@@ -1,0 +1,113 @@
+"""Every statement the embedded LadybugDB backend runs (LadybugDB's schema-first Cypher dialect).
+
+Facts live in one relationship table `FACT` with the relation name as a property, because the
+dialect needs a table per relationship type and the vocabulary has 50. Values are always `$params`;
+the only text spliced in is a CSV path the backend itself created.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = "1"
+
+SCHEMA: tuple[str, ...] = (
+    "CREATE NODE TABLE IF NOT EXISTS Concept(uri STRING PRIMARY KEY, name STRING, lang STRING, "
+    "pos STRING, source STRING, cov DOUBLE)",
+    "CREATE NODE TABLE IF NOT EXISTS Image(image_id INT64 PRIMARY KEY, url STRING, width INT64, "
+    "height INT64, coco_id INT64, flickr_id INT64)",
+    "CREATE NODE TABLE IF NOT EXISTS Object(object_id INT64 PRIMARY KEY, image_id INT64, "
+    "name STRING, synsets STRING[], attributes STRING[], x INT64, y INT64, w INT64, h INT64)",
+    "CREATE NODE TABLE IF NOT EXISTS Meta(key STRING PRIMARY KEY, value STRING)",
+    "CREATE REL TABLE IF NOT EXISTS FACT(FROM Concept TO Concept, relation STRING, "
+    "weight DOUBLE, source STRING, dataset STRING, edge_id STRING, surface_text STRING, "
+    "contributors STRING, predicate STRING, cov DOUBLE, key INT64)",
+    "CREATE REL TABLE IF NOT EXISTS IN_IMAGE(FROM Object TO Image)",
+    "CREATE REL TABLE IF NOT EXISTS INSTANCE_OF(FROM Object TO Concept)",
+    "CREATE REL TABLE IF NOT EXISTS PREDICATE(FROM Object TO Object, relationship_id INT64, "
+    "predicate STRING)",
+)
+
+# Column order of the CSV files handed to COPY FROM; must match the table definitions above.
+CONCEPT_COLUMNS = ("uri", "name", "lang", "pos", "source", "cov")
+FACT_COLUMNS = (
+    "from", "to", "relation", "weight", "source", "dataset", "edge_id", "surface_text",
+    "contributors", "predicate", "cov", "key",
+)
+IMAGE_COLUMNS = ("image_id", "url", "width", "height", "coco_id", "flickr_id")
+OBJECT_COLUMNS = ("object_id", "image_id", "name", "synsets", "attributes", "x", "y", "w", "h")
+IN_IMAGE_COLUMNS = ("from", "to")
+INSTANCE_OF_COLUMNS = ("from", "to")
+PREDICATE_COLUMNS = ("from", "to", "relationship_id", "predicate")
+
+COPY_OPTIONS = "(HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL=false)"
+
+
+def copy_from(table: str, csv_path: str) -> str:
+    """`COPY <table> FROM '<path>'`: COPY takes no parameter for its path, so the path is quoted."""
+    if table not in {"Concept", "Image", "Object", "FACT", "IN_IMAGE", "INSTANCE_OF", "PREDICATE"}:
+        raise ValueError(f"not a kgprune table: {table}")
+    quoted = csv_path.replace("\\", "\\\\").replace("'", "\\'")
+    return f"COPY {table} FROM '{quoted}' {COPY_OPTIONS}"
+
+
+BEGIN = "BEGIN TRANSACTION"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+EXISTING_CONCEPT_URIS = "MATCH (c:Concept) RETURN c.uri"
+EXISTING_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key"
+EXISTING_IMAGE_IDS = "MATCH (i:Image) RETURN i.image_id"
+EXISTING_OBJECT_IDS = "MATCH (o:Object) RETURN o.object_id"
+EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
+
+SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
+GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
+
+_IN_VIEW = "((f.cov + $cov_shift) % 1.0) < $cov_level"
+_FACT_RETURN = (
+    "RETURN h.uri, f.relation, t.uri, f.weight, f.source, f.dataset, f.edge_id, "
+    "f.surface_text, f.contributors, f.predicate"
+)
+_ORDER = "ORDER BY f.weight DESC, f.edge_id ASC LIMIT $limit"
+
+FACTS_FROM = f"MATCH (h:Concept {{uri: $uri}})-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+FACTS_TO = f"MATCH (h:Concept)-[f:FACT]->(t:Concept {{uri: $uri}}) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+FACTS_FROM_REL = (
+    f"MATCH (h:Concept {{uri: $uri}})-[f:FACT]->(t:Concept) WHERE f.relation IN $relations "
+    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+)
+FACTS_TO_REL = (
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept {{uri: $uri}}) WHERE f.relation IN $relations "
+    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+)
+FACTS_AMONG = (
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE h.uri IN $uris AND t.uri IN $uris "
+    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+)
+FACTS_AMONG_REL = (
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE h.uri IN $uris AND t.uri IN $uris "
+    f"AND f.relation IN $relations AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+)
+TOP_FACTS = f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+
+GET_CONCEPTS = (
+    "MATCH (c:Concept) WHERE c.uri IN $uris RETURN c.uri, c.name, c.lang, c.pos, c.source"
+)
+ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
+CONCEPTS_IN_VIEW = (
+    "MATCH (c:Concept)-[f:FACT]-(:Concept) WHERE "
+    f"{_IN_VIEW} RETURN DISTINCT c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
+)
+
+COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
+COUNT_CONCEPTS_IN_VIEW = (
+    f"MATCH (c:Concept)-[f:FACT]-(:Concept) WHERE {_IN_VIEW} RETURN count(DISTINCT c)"
+)
+COUNT_BY_RELATION = (
+    f"MATCH ()-[f:FACT]->() WHERE {_IN_VIEW} RETURN f.relation, count(*) ORDER BY f.relation"
+)
+COUNT_BY_SOURCE = (
+    f"MATCH ()-[f:FACT]->() WHERE {_IN_VIEW} RETURN f.source, count(*) ORDER BY f.source"
+)
+COUNT_IMAGES = "MATCH (i:Image) RETURN count(i)"
+COUNT_OBJECTS = "MATCH (o:Object) RETURN count(o)"
+COUNT_PREDICATES = "MATCH ()-[p:PREDICATE]->() RETURN count(p)"

@@ -1,0 +1,1 @@
+"""Streaming readers of the real dump formats (ConceptNet assertions, Visual Genome JSON)."""
