@@ -112,6 +112,11 @@ class GraphStore(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> GraphStore: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Closes the store."""
+
 
 def check_hops(hops: int) -> int:
     """Neighbourhoods are 1 or 2 hops: beyond that a hub concept returns most of the graph."""

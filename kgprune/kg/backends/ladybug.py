@@ -56,11 +56,14 @@ class _CsvTable:
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
         self.rows = 0
+        self.multiline = False
         self._fh = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self._writer.writerow(columns)
 
-    def write(self, row: Iterable[Any]) -> None:
+    def write(self, row: Sequence[Any]) -> None:
+        if not self.multiline:
+            self.multiline = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row)
         self._writer.writerow(row)
         self.rows += 1
 
@@ -138,7 +141,7 @@ class LadybugStore:
     def _copy(self, table: str, csv_table: _CsvTable) -> int:
         csv_table.close()
         if csv_table.rows:
-            self._rows(q.copy_from(table, str(csv_table.path)))
+            self._rows(q.copy_from(table, str(csv_table.path), parallel=not csv_table.multiline))
         return csv_table.rows
 
     def _copy_all(self, batch: GraphBatch, tmp: Path) -> WriteCounts:

@@ -38,15 +38,17 @@ IN_IMAGE_COLUMNS = ("from", "to")
 INSTANCE_OF_COLUMNS = ("from", "to")
 PREDICATE_COLUMNS = ("from", "to", "relationship_id", "predicate")
 
-COPY_OPTIONS = "(HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL=false)"
+def copy_from(table: str, csv_path: str, *, parallel: bool) -> str:
+    """`COPY <table> FROM '<path>'`: COPY takes no parameter for its path, so the path is quoted.
 
-
-def copy_from(table: str, csv_path: str) -> str:
-    """`COPY <table> FROM '<path>'`: COPY takes no parameter for its path, so the path is quoted."""
+    The parallel CSV reader is faster but cannot read quoted line breaks, so files that hold any
+    are read serially.
+    """
     if table not in {"Concept", "Image", "Object", "FACT", "IN_IMAGE", "INSTANCE_OF", "PREDICATE"}:
         raise ValueError(f"not a kgprune table: {table}")
     quoted = csv_path.replace("\\", "\\\\").replace("'", "\\'")
-    return f"COPY {table} FROM '{quoted}' {COPY_OPTIONS}"
+    options = f"HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL={str(parallel).lower()}"
+    return f"COPY {table} FROM '{quoted}' ({options})"
 
 
 BEGIN = "BEGIN TRANSACTION"

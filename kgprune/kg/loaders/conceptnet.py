@@ -8,7 +8,6 @@ skipped and counted. Sense-tagged ends collapse to their term; the POS is kept o
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 import zlib
@@ -89,10 +88,10 @@ def _parse_line(
         report.skip("non_concept_end")
         return None
     head, tail = _parse_end(start), _parse_end(end)
-    info = _parse_info(raw_info)
     if langs is not None and (head.lang not in langs or tail.lang not in langs):
         report.skip("language")
         return None
+    info = _parse_info(raw_info)
     contributors = tuple(
         s.get("contributor") or s.get("process") or s.get("activity") or ""
         for s in info.get("sources", ())
@@ -112,13 +111,19 @@ def _parse_line(
     return ConceptNetEdge(head=_concept(head), tail=_concept(tail), fact=fact)
 
 
-def _open_text(path: Path) -> tuple[IO[bytes], IO[str]]:
+def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """The raw file (its position drives progress) and the stream of decompressed bytes."""
     raw = path.open("rb")
     if path.suffix == ".gz":
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
-    else:
-        stream = raw
-    return raw, io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+        return raw, gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw, raw
+
+
+def _decode(raw_line: bytes) -> str:
+    try:
+        return raw_line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _BadLine(f"not UTF-8 ({e.reason} at byte {e.start})") from None
 
 
 def iter_conceptnet(
@@ -133,14 +138,14 @@ def iter_conceptnet(
     if not path.is_file():
         raise InputFormatError(Errors.K002.format(path=path))
     total = path.stat().st_size
-    raw, text = _open_text(path)
+    raw, stream = _open(path)
     lineno = 0
     try:
-        with raw, text:
-            for lineno, line in enumerate(text, start=1):
+        with raw, stream:
+            for lineno, raw_line in enumerate(stream, start=1):
                 report.lines_read = lineno
                 try:
-                    edge = _parse_line(line, langs, report)
+                    edge = _parse_line(_decode(raw_line), langs, report)
                 except _BadLine as e:
                     if not skip_bad_lines:
                         raise InputFormatError(
@@ -160,10 +165,6 @@ def iter_conceptnet(
             raise InputFormatError(Errors.K002.format(path=path)) from e
         raise InputFormatError(
             Errors.K004.format(path=path, problem=f"{type(e).__name__} after line {lineno}: {e}")
-        ) from e
-    except UnicodeDecodeError as e:
-        raise InputFormatError(
-            Errors.K003.format(path=path, line=lineno + 1, problem=f"not UTF-8 ({e.reason})")
         ) from e
     if on_progress is not None:
         on_progress(total, total)

@@ -1,0 +1,162 @@
+"""Benchmark: ConceptNet-format parse and load into the embedded store, against plain decompression.
+
+Generates a ConceptNet 5.7-format `.csv.gz` per size (power-law concept degrees, the English
+relation mix, realistic info JSON, sense-tagged URIs, non-English and ExternalURL rows mixed in),
+then measures in separate processes: `gzip -dc > /dev/null`, parse only, parse + load into a new
+LadybugDB store; each with its peak resident memory. Writes one JSON file.
+
+    python benchmarks/kg_load.py --sizes 100000,1000000,3400000 --out results/kg_load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Approximate shares of ConceptNet 5.7's English-English relations.
+RELATION_MIX = {
+    "RelatedTo": 0.48, "FormOf": 0.11, "DerivedFrom": 0.09, "HasContext": 0.07, "IsA": 0.07,
+    "Synonym": 0.065, "UsedFor": 0.012, "AtLocation": 0.008, "SimilarTo": 0.009,
+    "CapableOf": 0.007, "HasSubevent": 0.007, "HasPrerequisite": 0.007, "Antonym": 0.006,
+    "EtymologicallyRelatedTo": 0.01, "HasProperty": 0.005, "MannerOf": 0.004, "PartOf": 0.004,
+    "Causes": 0.005, "ReceivesAction": 0.002, "MotivatedByGoal": 0.003, "Desires": 0.001,
+    "HasA": 0.002, "MadeOf": 0.001, "CausesDesire": 0.001, "DistinctFrom": 0.001,
+    "dbpedia/genre": 0.001,
+}
+DATASETS = ["/d/conceptnet/4/en", "/d/wiktionary/en", "/d/wordnet/3.1", "/d/verbosity"]
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pe", "sha", "dor", "bel", "fin", "gra"]
+NON_ENGLISH_SHARE = 0.15
+EXTERNAL_URL_SHARE = 0.02
+
+
+def _term(rng: random.Random, i: int) -> str:
+    words = 1 + (i % 7 == 0) + (i % 29 == 0)
+    return "_".join("".join(rng.choice(SYLLABLES) for _ in range(2 + (i + w) % 3)) + str(i % 97)
+                    for w in range(words))
+
+
+def generate(path: Path, num_english: int, seed: int = 0) -> None:
+    """Write `num_english` English-English rows plus non-English and ExternalURL rows."""
+    rng = random.Random(seed)
+    num_concepts = max(1000, num_english // 3)
+    terms = [_term(rng, i) for i in range(num_concepts)]
+    relations, weights = zip(*RELATION_MIX.items(), strict=True)
+    written = 0
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as fh:
+        while written < num_english:
+            u = rng.random()
+            if u < EXTERNAL_URL_SHARE:
+                t = terms[int(num_concepts * rng.random() ** 3)]
+                fh.write(f"/a/[/r/ExternalURL/,/c/en/{t}/,http://dbpedia.org/resource/{t}/]\t"
+                         f"/r/ExternalURL\t/c/en/{t}\thttp://dbpedia.org/resource/{t}\t"
+                         '{"dataset": "/d/dbpedia/en", "license": "cc:by-sa/4.0", "sources": '
+                         '[{"contributor": "/s/resource/dbpedia/2015/en"}], "weight": 0.5}\n')
+                continue
+            lang = rng.choice(["de", "fr", "ja", "es"]) if u < NON_ENGLISH_SHARE else "en"
+            rel = rng.choices(relations, weights)[0]
+            # Skewed draws give a few hub concepts with many edges and a long tail of rare ones.
+            h = terms[int(num_concepts * rng.random() ** 2.5)]
+            t = terms[int(num_concepts * rng.random() ** 1.5)]
+            start = f"/c/{lang}/{h}" + ("/n/wn/thing" if rng.random() < 0.1 else "")
+            end = f"/c/en/{t}" + ("/n" if rng.random() < 0.1 else "")
+            info = {"dataset": rng.choice(DATASETS), "license": "cc:by-sa/4.0",
+                    "sources": [{"activity": "/s/activity/omcs/omcs1_possibly_free_text",
+                                 "contributor": f"/s/contributor/omcs/user{rng.randrange(5000)}"}],
+                    "weight": round(rng.choice([1.0, 1.0, 1.0, 2.0, 0.5, 3.464]), 3)}
+            if rng.random() < 0.3:
+                a, b = h.replace("_", " "), t.replace("_", " ")
+                info.update(surfaceStart=a, surfaceEnd=b, surfaceText=f"[[{a}]] is related to [[{b}]]")
+            fh.write(f"/a/[/r/{rel}/,{start}/,{end}/]\t/r/{rel}\t{start}\t{end}\t"
+                     f"{json.dumps(info, ensure_ascii=False, sort_keys=True)}\n")
+            written += lang == "en"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase(name: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
+    """Run one measured phase in this (fresh) process."""
+    from kgprune.kg.backends.ladybug import LadybugStore
+    from kgprune.kg.ingest import load_conceptnet
+    from kgprune.kg.loaders.conceptnet import iter_conceptnet
+    from kgprune.kg.records import LoadReport
+
+    start = time.perf_counter()
+    result: dict[str, float] = {}
+    if name == "parse":
+        report = LoadReport(source="conceptnet", path=str(csv_gz))
+        result["edges"] = sum(1 for _ in iter_conceptnet(csv_gz, report=report))
+    else:
+        store = LadybugStore(workdir / "bench.lbdb")
+        store.ensure_schema()
+        report = load_conceptnet(store, csv_gz)
+        result["facts_added"] = report.facts_added
+        result["concepts_added"] = report.concepts_added
+        store.close()
+    result["seconds"] = time.perf_counter() - start
+    result["peak_rss_mb"] = _peak_mb()
+    return result
+
+
+def _run_phase(name: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--phase", name, "--file", str(csv_gz),
+                          "--workdir", str(workdir)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _gunzip_seconds(csv_gz: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(f"gzip -dc '{csv_gz}' > /dev/null", shell=True, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--out", type=Path, default=Path("results/kg_load.json"))
+    parser.add_argument("--phase")
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.file, args.workdir)))
+        return
+    runs = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="kgprune-bench-") as tmp:
+            csv_gz = Path(tmp) / f"assertions-{size}.csv.gz"
+            t0 = time.perf_counter()
+            generate(csv_gz, size)
+            gen = time.perf_counter() - t0
+            gunzip = _gunzip_seconds(csv_gz)
+            parse = _run_phase("parse", csv_gz, Path(tmp))
+            load = _run_phase("load", csv_gz, Path(tmp))
+            run = {
+                "english_edges": size, "file_mb": csv_gz.stat().st_size / 2**20,
+                "generate_s": gen, "gunzip_s": gunzip, "parse": parse, "parse_and_load": load,
+                "parse_over_gunzip": parse["seconds"] / gunzip,
+                "load_over_gunzip": load["seconds"] / gunzip,
+                "load_facts_per_s": load["facts_added"] / load["seconds"],
+            }
+            runs.append(run)
+            print(json.dumps(run), file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": __import__("os").cpu_count(), "ladybug": __import__("ladybug").__version__}
+    tmp_out = args.out.with_suffix(".tmp")
+    tmp_out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
+    tmp_out.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real-format fixture files and stores to load them into."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.kg.store import GraphStore, open_store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the user's ~/.kgprune."""
+    monkeypatch.setenv("KGPRUNE_HOME", str(tmp_path / "kgprune-home"))
+    monkeypatch.delenv("KGPRUNE_STORE", raising=False)
+
+
+@pytest.fixture
+def conceptnet_csv() -> Path:
+    return FIXTURES / "conceptnet-assertions.csv"
+
+
+@pytest.fixture
+def vg_dir() -> Path:
+    return FIXTURES / "visual_genome"
+
+
+@pytest.fixture
+def ladybug_store(tmp_path: Path) -> Iterator[LadybugStore]:
+    store = LadybugStore(tmp_path / "kg.lbdb")
+    store.ensure_schema()
+    yield store
+    store.close()
+
+
+def _wipe_neo4j(store: GraphStore) -> None:
+    """The contract tests own the Neo4j database they are pointed at: they empty it first."""
+    store._driver.execute_query("MATCH (n) DETACH DELETE n", database_=store.database)  # type: ignore[attr-defined]
+
+
+def _backends() -> list[object]:
+    params: list[object] = ["ladybug"]
+    marks = [pytest.mark.neo4j]
+    if not os.environ.get("NEO4J_URI"):
+        marks.append(pytest.mark.skip(reason="set NEO4J_URI (docker compose) to run against Neo4j"))
+    params.append(pytest.param("neo4j", marks=marks))
+    return params
+
+
+@pytest.fixture(params=_backends())
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """Every backend the contract tests can reach, each starting empty."""
+    if request.param == "ladybug":
+        s = open_store(f"ladybug://{tmp_path / 'contract.lbdb'}")
+    else:
+        s = open_store(os.environ["NEO4J_URI"])
+        _wipe_neo4j(s)
+        s.ensure_schema()
+    yield s
+    s.close()

@@ -1,0 +1,90 @@
+"""The CLI as a user meets it: JSON on stdout, one-line errors on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgprune.cli import app
+
+runner = CliRunner()
+
+
+def _kgprune(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KGPRUNE_HOME=str(home), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "kgprune", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, conceptnet_csv: Path, vg_dir: Path) -> str:
+    url = f"ladybug://{tmp_path / 'cli.lbdb'}"
+    for args in (["kg", "load", "conceptnet", str(conceptnet_csv)],
+                 ["kg", "load", "visual-genome", str(vg_dir)]):
+        result = runner.invoke(app, [*args, "--store", url, "--json"])
+        assert result.exit_code == 0, result.output
+    return url
+
+
+def test_stats_json_has_the_documented_keys(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "stats", "--store", store_url, "--json"])
+    assert result.exit_code == 0
+    stats = json.loads(result.stdout)
+    assert stats["concepts"] == 28 and stats["facts"] == 19
+    assert stats["by_source"] == {"conceptnet": 14, "visual_genome": 5}
+    assert stats["by_relation"]["UsedFor"] == 3
+
+
+def test_neighbors_json_lists_facts(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "neighbors", "a cup", "--relation", "AtLocation",
+                                 "--store", store_url, "--json"])
+    assert result.exit_code == 0
+    facts = json.loads(result.stdout)
+    assert {(f["head"], f["relation"], f["tail"], f["source"]) for f in facts} == {
+        ("/c/en/cup", "AtLocation", "/c/en/kitchen", "conceptnet"),
+        ("/c/en/cup", "AtLocation", "/c/en/table", "conceptnet"),
+        ("/c/en/cup", "AtLocation", "/c/en/table", "visual_genome"),
+    }
+    assert all(set(f) >= {"head", "relation", "tail", "weight", "source"} for f in facts)
+
+
+def test_load_json_report(tmp_path: Path, conceptnet_csv: Path) -> None:
+    result = runner.invoke(app, ["kg", "load", "conceptnet", str(conceptnet_csv), "--lang", "all",
+                                 "--store", f"ladybug://{tmp_path / 'x.lbdb'}", "--json"])
+    report = json.loads(result.stdout)
+    assert report["facts_added"] == 17 and report["skipped"] == {"external_url": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["kg", "load", "conceptnet", "/no/such/file.csv.gz"], "[K002] No such file or directory: /no/such/file.csv.gz"),
+     (["kg", "stats", "--store", "redis://localhost"], "[K001] Unknown store URL scheme 'redis'"),
+     (["kg", "stats", "--coverage", "1.5"], "[K010] Coverage must lie in [0, 1]"),
+     (["kg", "load", "visual-genome", "/no/such/dir"], "[K002]")],
+)
+def test_errors_are_one_line_with_exit_code_1(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = _kgprune(*args, home=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: " + message)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_line_exit_code_and_message(tmp_path: Path, conceptnet_csv: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(conceptnet_csv.read_text(encoding="utf-8") + "only\tthree\tcolumns\n", encoding="utf-8")
+    proc = _kgprune("kg", "load", "conceptnet", str(bad), home=tmp_path)
+    assert proc.returncode == 1
+    assert f"{bad}:20: expected 5 tab-separated columns, found 3" in proc.stderr
+    assert "--skip-bad-lines" in proc.stderr
+    stats = _kgprune("kg", "stats", "--json", home=tmp_path)
+    assert json.loads(stats.stdout)["facts"] == 0
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert _kgprune("kg", "neighbors", "cup", "--hops", "3", home=tmp_path).returncode == 2
