@@ -48,3 +48,4 @@ class Errors:
     K013 = "[K013] Not a concept URI: '{uri}'. Concept URIs look like /c/en/hot_dog."
     K014 = "[K014] Output directory {path} is not empty; choose a new one so nothing is overwritten."
     K015 = "[K015] Hops must be 1 or 2, got {hops}."
+    K016 = "[K016] {what}: a value contains U+001F, the list delimiter of the neo4j-admin import files; remove it or load through `kgprune kg load --store bolt://...`."

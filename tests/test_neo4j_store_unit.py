@@ -1,4 +1,4 @@
-"""Neo4jStore against a mocked driver: the exact statements and parameters it sends, and its errors."""
+"""Neo4jStore against a mocked driver: the exact statements and parameters it sends; its errors."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def _result(*records: dict[str, Any]) -> neo4j.EagerResult:
     return neo4j.EagerResult(list(records), MagicMock(), list(records[0]) if records else [])
 
 
-def _fact_record(edge_id: str, head: str, rel_type: str, tail: str, weight: float) -> dict[str, Any]:
+def _fact_record(
+    edge_id: str, head: str, rel_type: str, tail: str, weight: float
+) -> dict[str, Any]:
     return {"head": head, "rel_type": rel_type, "tail": tail, "weight": weight,
             "source": "conceptnet", "dataset": "/d/conceptnet/4/en", "edge_id": edge_id,
             "surface_text": None, "contributors": '["/s/contributor/omcs/x"]', "predicate": None}
@@ -74,7 +76,9 @@ def tx(driver: MagicMock) -> MagicMock:
     return transaction
 
 
-def test_neighbors_sends_relation_types_and_coverage_view(store: Neo4jStore, driver: MagicMock) -> None:
+def test_neighbors_sends_relation_types_and_coverage_view(
+    store: Neo4jStore, driver: MagicMock
+) -> None:
     view = CoverageView(0.5, seed=1)
     driver.execute_query.return_value = _result(
         _fact_record("/a/1", "/c/en/cup", "dbpedia_genre", "/c/en/jazz", 2.0)
@@ -153,7 +157,8 @@ def test_write_sends_full_batches_while_streaming(
     monkeypatch.setattr(backend, "ROWS_PER_STATEMENT", 2)
     facts = (_fact(f"/a/{i}", "UsedFor" if i == 2 else "IsA") for i in range(6))
     store.write(GraphBatch(facts=facts))
-    sent = [(c.args[0], [r["edge_id"] for r in c.args[1]["rows"]]) for c in tx.run.call_args_list[:-1]]
+    runs = tx.run.call_args_list[:-1]
+    sent = [(c.args[0], [row["edge_id"] for row in c.args[1]["rows"]]) for c in runs]
     assert sent == [
         (q.merge_facts("IsA"), ["/a/0", "/a/1"]),
         (q.merge_facts("IsA"), ["/a/3", "/a/4"]),
@@ -217,9 +222,12 @@ def test_refused_credentials_never_show_the_password(monkeypatch: pytest.MonkeyP
     with pytest.raises(BackendUnavailableError) as raised:
         store.ensure_schema()
 
-    factory.assert_called_once_with("bolt://alice:s3cret-pw@localhost:7687", auth=("alice", "s3cret-pw"))
+    factory.assert_called_once_with(
+        "bolt://alice:s3cret-pw@localhost:7687", auth=("alice", "s3cret-pw")
+    )
     message = str(raised.value)
-    assert message.startswith("[K007]") and "alice" in message and "bolt://localhost:7687" in message
+    assert message.startswith("[K007]") and "alice" in message
+    assert "bolt://localhost:7687" in message
     assert "s3cret-pw" not in message and "s3cret-pw" not in store.url
     assert raised.value.__cause__ is cause
     assert driver.execute_query.call_args.kwargs == {"database_": "kg"}
@@ -235,7 +243,8 @@ def test_iter_concepts_pages_by_uri(store: Neo4jStore, driver: MagicMock) -> Non
         _result(),
     ]
     pages = list(store.iter_concepts(batch_size=2))
-    assert [[c.uri for c in page] for page in pages] == [["/c/en/a", "/c/en/b"], ["/c/en/c", "/c/en/d"]]
+    uris = [[c.uri for c in page] for page in pages]
+    assert uris == [["/c/en/a", "/c/en/b"], ["/c/en/c", "/c/en/d"]]
     assert pages[0][0] == Concept("/c/en/a", "a", "en")
     afters = [c.args[1]["after"] for c in driver.execute_query.call_args_list]
     assert afters == ["", "/c/en/b", "/c/en/d"]
@@ -259,4 +268,5 @@ def test_stats_in_a_partial_view_count_concepts_at_fact_ends(
     assert stats.by_relation == {"IsA": 5, "dbpedia/genre": 1}
     assert stats.by_source == {"conceptnet": 4, "visual_genome": 2}
     view_params = {"rel_types": ALL_TYPES, "cov_level": 0.25, "cov_shift": 0.0}
-    assert driver.execute_query.call_args_list[1] == call(q.COUNT_CONCEPTS_IN_VIEW, view_params, **READ)
+    concepts_call = call(q.COUNT_CONCEPTS_IN_VIEW, view_params, **READ)
+    assert driver.execute_query.call_args_list[1] == concepts_call

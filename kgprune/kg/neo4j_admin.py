@@ -125,8 +125,7 @@ class _Export:
 def _array(values: Sequence[str], what: str) -> str | None:
     """A `string[]` cell; None (an absent property) for an empty list, which the importer drops."""
     if any(ARRAY_DELIMITER in value for value in values):
-        problem = "a synset or attribute contains U+001F, the array delimiter of the import files"
-        raise InputFormatError(Errors.K008.format(path=what, problem=problem))
+        raise InputFormatError(Errors.K016.format(what=what))
     return ARRAY_DELIMITER.join(values) if values else None
 
 
@@ -215,12 +214,15 @@ def _write_script(export: _Export) -> None:
     script = export.directory / SCRIPT_NAME
     script.write_text(
         "#!/bin/sh\n"
-        "# Written by kgprune: loads these files into a new, empty Neo4j 5 database\n"
-        "# (argument 1, default neo4j) with the server stopped. Open the store with kgprune\n"
-        "# afterwards so it adds its constraints and indexes.\n"
+        "# Written by kgprune: loads these files into a new, empty Neo4j 5 database with\n"
+        "# the server stopped. Open the store with kgprune afterwards: it adds the indexes.\n"
+        "# Usage: ./import.sh [DATABASE [OPTION...]]\n"
+        "#   e.g. ./import.sh neo4j --overwrite-destination=true\n"
         "set -eu\n"
         'cd "$(dirname "$0")"\n'
-        f'exec neo4j-admin database import full{options} \\\n  "${{1:-neo4j}}"\n',
+        'database="${1:-neo4j}"\n'
+        'if [ "$#" -gt 0 ]; then shift; fi\n'
+        f'exec neo4j-admin database import full{options} \\\n  "$@" "$database"\n',
         encoding="utf-8",
     )
     script.chmod(0o755)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import neo4j
@@ -33,10 +33,11 @@ T = TypeVar("T")
 Row = dict[str, Any]
 
 
-def redact_url(url: str) -> str:
+def _redact_url(url: str) -> str:
     """The URL without any `user:password@` part, fit for messages."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
@@ -131,7 +132,7 @@ class Neo4jStore:
     ) -> None:
         self._driver = driver
         self.database = database
-        self.url = redact_url(url)
+        self.url = _redact_url(url)
         self._user = user
 
     @classmethod
@@ -200,7 +201,8 @@ class Neo4jStore:
             counts.objects += _write_objects(tx, [_object_row(o) for o in objects])
         for relations in _chunks(batch.object_relations, ROWS_PER_STATEMENT):
             rows = [_object_relation_row(r) for r in relations]
-            counts.object_relations += _run(tx, q.MERGE_OBJECT_RELATIONS, rows).relationships_created
+            created = _run(tx, q.MERGE_OBJECT_RELATIONS, rows).relationships_created
+            counts.object_relations += created
         return counts
 
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
@@ -290,7 +292,7 @@ class Neo4jStore:
     def close(self) -> None:
         self._driver.close()
 
-    def __enter__(self) -> Neo4jStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
