@@ -1,0 +1,1 @@
+"""Command groups of the `kgprune` CLI, one module each; `kgprune.cli` assembles them."""

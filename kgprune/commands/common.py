@@ -1,0 +1,93 @@
+"""What every command group shares: consoles, option types, progress bars, renderers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kgprune.kg.coverage import CoverageView
+from kgprune.kg.loaders.conceptnet import ProgressFn
+from kgprune.kg.records import Fact, LoadReport
+from kgprune.kg.store import GraphStats
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path or bolt://host:7687 "
+                                              "(default: KGPRUNE_STORE or the embedded store)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
+CoverageOpt = Annotated[float, typer.Option("--coverage", help="Coverage view level in [0, 1].")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Coverage view seed.")]
+
+
+def view_of(coverage: float, seed: int) -> CoverageView:
+    return CoverageView(coverage, seed)
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False))
+
+
+@contextmanager
+def progress_bar(description: str, *, unit_bytes: bool = True) -> Iterator[ProgressFn]:
+    """A transient rich bar on stderr; the callback takes (done, total)."""
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [DownloadColumn()] if unit_bytes else [TextColumn("{task.completed}/{task.total}")]
+    with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def print_report(report: LoadReport, as_json: bool) -> None:
+    if as_json:
+        print_json(asdict(report))
+        return
+    table = Table(title=f"Loaded {report.source}", caption=report.path, show_header=False)
+    for key in ("lines_read", "facts_parsed", "duplicates_merged", "concepts_added",
+                "facts_added", "images_added", "objects_added", "object_relations_added"):
+        table.add_row(key.replace("_", " "), f"{getattr(report, key):,}")
+    for reason, count in sorted(report.skipped.items()):
+        table.add_row(f"skipped: {reason.replace('_', ' ')}", f"{count:,}")
+    out.print(table)
+    for line in report.bad_lines:
+        err.print(f"[yellow]bad line[/] {line}", highlight=False)
+
+
+def stats_table(stats: GraphStats, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key in ("concepts", "facts", "images", "objects", "object_relations"):
+        table.add_row(key.replace("_", " "), f"{getattr(stats, key):,}")
+    for source, n in sorted(stats.by_source.items()):
+        table.add_row(f"facts from {source}", f"{n:,}")
+    for relation, n in sorted(stats.by_relation.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  {relation}", f"{n:,}")
+    return table
+
+
+def facts_table(facts: list[Fact], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("head", "relation", "tail", "weight", "source"):
+        table.add_column(column, justify="right" if column == "weight" else "left")
+    for f in facts:
+        table.add_row(f.head, f.relation, f.tail, f"{f.weight:g}", f.source)
+    return table
+
+
+def fact_json(f: Fact) -> dict[str, object]:
+    return {"head": f.head, "relation": f.relation, "tail": f.tail, "weight": f.weight,
+            "source": f.source, "edge_id": f.edge_id, "surface_text": f.surface_text,
+            "predicate": f.predicate}

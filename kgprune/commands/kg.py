@@ -1,0 +1,96 @@
+"""`kgprune kg ...`: load, inspect and export the knowledge graph."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgprune.commands.common import (
+    CoverageOpt, JsonOpt, SeedOpt, StoreOpt, fact_json, facts_table, out, print_json,
+    print_report, progress_bar, stats_table, view_of,
+)
+from kgprune.kg import bundled
+from kgprune.kg.ingest import export_conceptnet_neo4j_admin, load_conceptnet, load_visual_genome
+from kgprune.kg.loaders.conceptnet import parse_languages
+from kgprune.kg.store import open_store
+from kgprune.kg.uri import concept_uri
+
+kg_app = typer.Typer(no_args_is_help=True, help="Load and inspect the knowledge graph.")
+load_app = typer.Typer(no_args_is_help=True, help="Load a knowledge source into a store.")
+kg_app.add_typer(load_app, name="load")
+
+LangOpt = Annotated[str, typer.Option(help="Languages to keep: en, en,de or all.")]
+
+
+@load_app.command("conceptnet")
+def load_conceptnet_cmd(
+    path: Path,
+    lang: LangOpt = "en",
+    skip_bad_lines: Annotated[bool, typer.Option(help="Skip malformed lines and report them.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load ConceptNet assertions (.csv or .csv.gz) into a store."""
+    langs = parse_languages(lang)
+    with open_store(store) as s, progress_bar(f"ConceptNet {path.name}") as progress:
+        report = load_conceptnet(s, path, langs=langs, skip_bad_lines=skip_bad_lines,
+                                 on_progress=progress)
+    print_report(report, as_json)
+
+
+@load_app.command("visual-genome")
+def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Load a Visual Genome directory (image_data.json + objects/attributes/relationships.json)."""
+    with open_store(store) as s, progress_bar(f"Visual Genome {directory.name}") as progress:
+        report = load_visual_genome(s, directory, on_progress=progress)
+    print_report(report, as_json)
+
+
+@kg_app.command("stats")
+def stats_cmd(store: StoreOpt = None, coverage: CoverageOpt = 1.0, seed: SeedOpt = 0,
+              as_json: JsonOpt = False) -> None:
+    """Count concepts and facts, per relation and per source."""
+    with open_store(store) as s:
+        stats = s.stats(view_of(coverage, seed))
+        url = s.url
+    if as_json:
+        print_json(asdict(stats))
+    else:
+        out.print(stats_table(stats, f"Knowledge graph at {url}"))
+
+
+@kg_app.command("neighbors")
+def neighbors_cmd(
+    term: Annotated[str, typer.Argument(help="A concept URI (/c/en/cup) or text (cup).")],
+    relation: Annotated[list[str] | None, typer.Option("--relation", "-r")] = None,
+    hops: Annotated[int, typer.Option(min=1, max=2)] = 1,
+    limit: Annotated[int, typer.Option(min=1)] = 25,
+    coverage: CoverageOpt = 1.0,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Facts around a concept (either direction), best first."""
+    uri = term if term.startswith("/c/") else concept_uri(term)
+    with open_store(store) as s:
+        facts = s.neighbors(uri, relations=relation or None, hops=hops, limit=limit,
+                            view=view_of(coverage, seed))
+    if as_json:
+        print_json([fact_json(f) for f in facts])
+    else:
+        out.print(facts_table(facts, f"{uri}: {len(facts)} facts, {hops} hop(s)"))
+
+
+@kg_app.command("export-neo4j-admin")
+def export_neo4j_admin_cmd(
+    directory: Path,
+    conceptnet: Annotated[Path | None, typer.Option(help="ConceptNet .csv(.gz); default: bundled")] = None,
+    lang: LangOpt = "en",
+) -> None:
+    """Write CSVs + import.sh for `neo4j-admin database import full` (fast first loads)."""
+    counts = export_conceptnet_neo4j_admin(conceptnet or bundled.conceptnet_path(), directory,
+                                           langs=parse_languages(lang))
+    out.print(f"Wrote {counts} to {directory}; run {directory / 'import.sh'} on the Neo4j host.")
