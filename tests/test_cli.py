@@ -88,3 +88,17 @@ def test_bad_line_exit_code_and_message(tmp_path: Path, conceptnet_csv: Path) ->
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert _kgprune("kg", "neighbors", "cup", "--hops", "3", home=tmp_path).returncode == 2
+
+
+def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "relation",
+                                 "--seed", "1", "--store", store_url, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["view"] == {"level": 0.5, "seed": 1, "strategy": "relation", "source": ""}
+    rows = {r["what"]: r for r in report["rows"]}
+    assert rows["facts"]["full"] == 19
+    assert rows["AtLocation"]["view"] == round(0.5 * 5) and rows["AtLocation"]["full"] == 5
+    bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
+                              "--store", store_url])
+    assert bad.exit_code != 0

@@ -23,6 +23,13 @@ READ = {"routing_": neo4j.RoutingControl.READ, "database_": "kg"}
 ALL_TYPES = [r.replace("/", "_") for r in ALL_RELATIONS]
 
 
+def _view_params(*, shift: float = 0.0, fact_level: float = 1.0) -> dict[str, Any]:
+    """The coverage-view parameters of an edge view (or the full graph)."""
+    return {"cov_shift": shift, "fact_level": fact_level, "concept_level": 1.0,
+            "rel_levels": dict.fromkeys(ALL_TYPES, 1.0), "source": "", "every_edge": True,
+            "edge_ids": []}
+
+
 def _result(*records: dict[str, Any]) -> neo4j.EagerResult:
     return neo4j.EagerResult(list(records), MagicMock(), list(records[0]) if records else [])
 
@@ -87,7 +94,7 @@ def test_neighbors_sends_relation_types_and_coverage_view(
     driver.execute_query.assert_called_once_with(
         q.NEIGHBORS,
         {"uri": "/c/en/cup", "limit": 1, "rel_types": ["UsedFor", "dbpedia_genre"],
-         "cov_level": 0.5, "cov_shift": view.shift},
+         **_view_params(shift=view.shift, fact_level=0.5)},
         **READ,
     )
     assert facts == [Fact(head="/c/en/cup", relation="dbpedia/genre", tail="/c/en/jazz", weight=2.0,
@@ -108,7 +115,7 @@ def test_second_hop_starts_from_the_other_ends_and_skips_hop_one_facts(
     assert driver.execute_query.call_args == call(
         q.NEIGHBORS_SECOND_HOP,
         {"uris": ["/c/en/container", "/c/en/table"], "exclude": ["/a/1", "/a/2"], "limit": 3,
-         "rel_types": ALL_TYPES, "cov_level": 1.0, "cov_shift": 0.0},
+         "rel_types": ALL_TYPES, **_view_params()},
         **READ,
     )
 
@@ -267,6 +274,6 @@ def test_stats_in_a_partial_view_count_concepts_at_fact_ends(
     )
     assert stats.by_relation == {"IsA": 5, "dbpedia/genre": 1}
     assert stats.by_source == {"conceptnet": 4, "visual_genome": 2}
-    view_params = {"rel_types": ALL_TYPES, "cov_level": 0.25, "cov_shift": 0.0}
+    view_params = {"rel_types": ALL_TYPES, **_view_params(fact_level=0.25)}
     concepts_call = call(q.COUNT_CONCEPTS_IN_VIEW, view_params, **READ)
     assert driver.execute_query.call_args_list[1] == concepts_call

@@ -26,10 +26,14 @@ StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path o
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 CoverageOpt = Annotated[float, typer.Option("--coverage", help="Coverage view level in [0, 1].")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Coverage view seed.")]
+StrategyOpt = Annotated[str, typer.Option(
+    "--strategy", help="Coverage sampling: edge, concept, relation, walk or source.")]
+SourceOpt = Annotated[str, typer.Option(
+    "--source", help="With --strategy source: conceptnet or visual_genome.")]
 
 
-def view_of(coverage: float, seed: int) -> CoverageView:
-    return CoverageView(coverage, seed)
+def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = "") -> CoverageView:
+    return CoverageView(coverage, seed, strategy, source)  # type: ignore[arg-type]
 
 
 def print_json(data: Any) -> None:
@@ -91,3 +95,15 @@ def fact_json(f: Fact) -> dict[str, object]:
     return {"head": f.head, "relation": f.relation, "tail": f.tail, "weight": f.weight,
             "source": f.source, "edge_id": f.edge_id, "surface_text": f.surface_text,
             "predicate": f.predicate}
+
+
+def view_table(comparison: dict[str, Any]) -> Table:
+    view = comparison["view"]
+    title = (f"Coverage view: {view['strategy']} {view['level']:.0%} seed {view['seed']}"
+             + (f" ({view['source']})" if view["source"] else ""))
+    table = Table(title=title)
+    for column in ("what", "view", "full", "share"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for row in comparison["rows"]:
+        table.add_row(row["what"], f"{row['view']:,}", f"{row['full']:,}", f"{row['share']:.1%}")
+    return table

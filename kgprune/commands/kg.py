@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from kgprune.commands.common import (
-    CoverageOpt, JsonOpt, SeedOpt, StoreOpt, fact_json, facts_table, out, print_json,
-    print_report, progress_bar, stats_table, view_of,
+    CoverageOpt, JsonOpt, SeedOpt, SourceOpt, StoreOpt, StrategyOpt, fact_json, facts_table, out,
+    print_json, print_report, progress_bar, stats_table, view_of, view_table,
 )
 from kgprune.kg import bundled
 from kgprune.kg.ingest import export_conceptnet_neo4j_admin, load_conceptnet, load_visual_genome
 from kgprune.kg.loaders.conceptnet import parse_languages
+from kgprune.kg.sampling import compare_view
 from kgprune.kg.store import open_store
 from kgprune.kg.uri import concept_uri
 
@@ -51,10 +52,12 @@ def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: Jso
 
 @kg_app.command("stats")
 def stats_cmd(store: StoreOpt = None, coverage: CoverageOpt = 1.0, seed: SeedOpt = 0,
+              strategy: StrategyOpt = "edge", source: SourceOpt = "",
               as_json: JsonOpt = False) -> None:
     """Count concepts and facts, per relation and per source."""
+    view = view_of(coverage, seed, strategy, source)
     with open_store(store) as s:
-        stats = s.stats(view_of(coverage, seed))
+        stats = s.stats(view)
         url = s.url
     if as_json:
         print_json(asdict(stats))
@@ -70,18 +73,39 @@ def neighbors_cmd(
     limit: Annotated[int, typer.Option(min=1)] = 25,
     coverage: CoverageOpt = 1.0,
     seed: SeedOpt = 0,
+    strategy: StrategyOpt = "edge",
+    source: SourceOpt = "",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Facts around a concept (either direction), best first."""
     uri = term if term.startswith("/c/") else concept_uri(term)
+    view = view_of(coverage, seed, strategy, source)
     with open_store(store) as s:
-        facts = s.neighbors(uri, relations=relation or None, hops=hops, limit=limit,
-                            view=view_of(coverage, seed))
+        facts = s.neighbors(uri, relations=relation or None, hops=hops, limit=limit, view=view)
     if as_json:
         print_json([fact_json(f) for f in facts])
     else:
         out.print(facts_table(facts, f"{uri}: {len(facts)} facts, {hops} hop(s)"))
+
+
+@kg_app.command("sample")
+def sample_cmd(
+    coverage: Annotated[float, typer.Option("--coverage", help="Share of the graph to keep.")],
+    strategy: StrategyOpt = "edge",
+    seed: SeedOpt = 0,
+    source: SourceOpt = "",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Statistics of a coverage view (a sampled subgraph) against the full graph."""
+    view = view_of(coverage, seed, strategy, source)
+    with open_store(store) as s:
+        comparison = compare_view(s, view)
+    if as_json:
+        print_json(comparison)
+    else:
+        out.print(view_table(comparison))
 
 
 @kg_app.command("export-neo4j-admin")

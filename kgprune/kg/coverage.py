@@ -1,8 +1,15 @@
-"""Coverage views: a nested, seed-rotated subset of the graph, read without copying it.
+"""Coverage views: nested, seed-rotated subgraphs for the KG-coverage ablations, never copies.
 
-Every fact and concept carries `cov`, a stable pseudo-random number in [0, 1) derived from its key.
-The view at level c keeps what has `(cov + seed * golden) % 1 < c`: for one seed, 25% is inside 50%;
-another seed rotates which items fall inside.
+Every fact and concept carries `cov`, a stable pseudo-random number in [0, 1) derived from its key;
+a seed rotates it: `rot(cov) = (cov + seed * golden) % 1`. A view at level c keeps what has
+`rot(cov) < c`, so for one seed 25% lies inside 50%, and another seed picks a different subset.
+Strategies decide *what* is sampled:
+
+- `edge`: facts uniformly;
+- `concept`: concepts uniformly, keeping the facts among them (the induced subgraph);
+- `relation`: facts, exactly share c of each relation (stratified);
+- `walk`: facts in the order a seeded random walk discovers them (connected neighbourhoods);
+- `source`: the facts of one source (`conceptnet` or `visual_genome`), then uniformly at level c.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from enum import StrEnum
 
 from kgprune.errors import ConfigError, Errors
 
@@ -27,16 +35,29 @@ def stable_hash64(key: str) -> int:
     return struct.unpack(">q", hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest())[0]
 
 
+class Strategy(StrEnum):
+    EDGE = "edge"
+    CONCEPT = "concept"
+    RELATION = "relation"
+    WALK = "walk"
+    SOURCE = "source"
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageView:
     """Which share of the graph a read sees; the default sees everything."""
 
     level: float = 1.0
     seed: int = 0
+    strategy: Strategy = Strategy.EDGE
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.level <= 1.0:
             raise ConfigError(Errors.K010.format(value=self.level))
+        object.__setattr__(self, "strategy", _strategy(self.strategy))
+        if (self.strategy is Strategy.SOURCE) != bool(self.source):
+            raise ConfigError(Errors.K017.format(strategy=self.strategy, source=self.source))
 
     @property
     def shift(self) -> float:
@@ -44,14 +65,18 @@ class CoverageView:
 
     @property
     def is_full(self) -> bool:
-        return self.level >= 1.0
+        return self.level >= 1.0 and self.strategy is not Strategy.SOURCE
 
-    def contains(self, cov: float) -> bool:
-        return self.is_full or (cov + self.shift) % 1.0 < self.level
+    def rotate(self, cov: float) -> float:
+        return (cov + self.shift) % 1.0
 
-    def params(self) -> dict[str, float]:
-        """Query parameters for the `cov_level` / `cov_shift` placeholders of every read."""
-        return {"cov_level": 1.0 if self.is_full else self.level, "cov_shift": self.shift}
+
+def _strategy(value: str) -> Strategy:
+    try:
+        return Strategy(value)
+    except ValueError:
+        known = ", ".join(s.value for s in Strategy)
+        raise ConfigError(Errors.K018.format(name=value, known=known)) from None
 
 
 FULL_VIEW = CoverageView()

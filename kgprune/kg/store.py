@@ -104,6 +104,9 @@ class GraphStore(Protocol):
         self, *, batch_size: int = 10_000, view: CoverageView = FULL_VIEW
     ) -> Iterator[list[Concept]]: ...
 
+    def iter_facts(self, *, batch_size: int = 10_000) -> Iterator[list[Fact]]:
+        """Every fact of the full graph, in batches (coverage sampling walks over these)."""
+
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
         """The highest-weight facts, for a first look at a graph."""
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import ladybug
@@ -24,9 +25,18 @@ from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_u
 from kgprune.kg.cypher import ladybug as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
 from kgprune.kg.relations import check_relation
+from kgprune.kg.sampling import resolve_view
 from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
 
 FETCH_BATCH = 10_000
+T = TypeVar("T")
+# LadybugDB's buffer pool defaults to ~80% of RAM; a bounded pool keeps a full-dump load's memory
+# flat (pages beyond it spill to disk). KGPRUNE_LADYBUG_BUFFER_MB overrides it.
+DEFAULT_BUFFER_MB = 1024
+
+
+def _buffer_pool_bytes() -> int:
+    return int(os.environ.get("KGPRUNE_LADYBUG_BUFFER_MB", DEFAULT_BUFFER_MB)) * 2**20
 
 
 def _fact_from_row(row: Sequence[Any]) -> Fact:
@@ -48,6 +58,19 @@ def _fact_from_row(row: Sequence[Any]) -> Fact:
 def _concept_from_row(row: Sequence[Any]) -> Concept:
     uri, name, lang, pos, source = row
     return Concept(uri=uri, name=name, lang=lang, pos=pos or "", source=source)
+
+
+def _batched(
+    rows: Iterator[list[Any]], convert: Callable[[list[Any]], T], size: int
+) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for row in rows:
+        batch.append(convert(row))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class _CsvTable:
@@ -84,7 +107,7 @@ class LadybugStore:
         self.url = f"ladybug://{path}"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(str(path))
+            self._db = ladybug.Database(str(path), buffer_pool_size=_buffer_pool_bytes())
             self._conn = ladybug.Connection(self._db)
         except (RuntimeError, OSError) as e:
             raise BackendUnavailableError(Errors.K011.format(path=path, reason=e)) from e
@@ -217,8 +240,17 @@ class LadybugStore:
                 out.write((r.subject_id, r.object_id, r.relationship_id, r.predicate))
         return self._copy("PREDICATE", out)
 
+    def _view(self, view: CoverageView) -> dict[str, Any]:
+        vf = resolve_view(self, view)
+        return {
+            "cov_shift": vf.shift, "fact_level": vf.fact_level, "concept_level": vf.concept_level,
+            "rel_names": list(vf.relation_levels), "rel_levels": list(vf.relation_levels.values()),
+            "source": vf.source, "every_edge": vf.edge_ids is None,
+            "edge_ids": sorted(vf.edge_ids or ()),
+        }
+
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
-        p = view.params()
+        p = self._view(view)
         concepts_q = q.COUNT_CONCEPTS if view.is_full else q.COUNT_CONCEPTS_IN_VIEW
         by_relation = {r: n for r, n in self._rows(q.COUNT_BY_RELATION, p)}
         return GraphStats(
@@ -237,7 +269,7 @@ class LadybugStore:
     def _touching(
         self, uri: str, relations: Sequence[str] | None, limit: int, view: CoverageView
     ) -> list[Fact]:
-        params: dict[str, Any] = {"uri": uri, "limit": limit, **view.params()}
+        params: dict[str, Any] = {"uri": uri, "limit": limit, **self._view(view)}
         if relations:
             params["relations"] = [check_relation(r) for r in relations]
             found = self._facts(q.FACTS_FROM_REL, params) + self._facts(q.FACTS_TO_REL, params)
@@ -277,7 +309,7 @@ class LadybugStore:
         limit: int = 1000,
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
-        params: dict[str, Any] = {"uris": list(uris), "limit": limit, **view.params()}
+        params: dict[str, Any] = {"uris": list(uris), "limit": limit, **self._view(view)}
         if relations:
             params["relations"] = [check_relation(r) for r in relations]
             return self._facts(q.FACTS_AMONG_REL, params)
@@ -292,19 +324,15 @@ class LadybugStore:
         rows = (
             self._stream(q.ALL_CONCEPTS)
             if view.is_full
-            else self._stream(q.CONCEPTS_IN_VIEW, view.params())
+            else self._stream(q.CONCEPTS_IN_VIEW, self._view(view))
         )
-        batch: list[Concept] = []
-        for row in rows:
-            batch.append(_concept_from_row(row))
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        yield from _batched(rows, _concept_from_row, batch_size)
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
-        return self._facts(q.TOP_FACTS, {"limit": limit, **view.params()})
+        return self._facts(q.TOP_FACTS, {"limit": limit, **self._view(view)})
+
+    def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
+        yield from _batched(self._stream(q.ALL_FACTS), _fact_from_row, batch_size)
 
     def close(self) -> None:
         self._conn.close()

@@ -23,6 +23,7 @@ from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_unit
 from kgprune.kg.cypher import neo4j as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
 from kgprune.kg.relations import ALL_RELATIONS, check_relation, neo4j_type, relation_from_neo4j_type
+from kgprune.kg.sampling import resolve_view
 from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
 
 ROWS_PER_STATEMENT = 10_000
@@ -209,11 +210,11 @@ class Neo4jStore:
         nodes = self._read(q.COUNT_NODES, {})[0]
         concepts = nodes["concepts"]
         if not view.is_full:
-            params = {"rel_types": _rel_types(None), **view.params()}
+            params = {"rel_types": _rel_types(None), **self._view(view)}
             concepts = self._read(q.COUNT_CONCEPTS_IN_VIEW, params)[0]["concepts"]
         by_relation: dict[str, int] = {}
         by_source: dict[str, int] = {}
-        for record in self._read(q.COUNT_FACTS, {"rel_types": _rel_types(None), **view.params()}):
+        for record in self._read(q.COUNT_FACTS, {"rel_types": _rel_types(None), **self._view(view)}):
             relation = relation_from_neo4j_type(record["rel_type"])
             by_relation[relation] = by_relation.get(relation, 0) + record["facts"]
             by_source[record["source"]] = by_source.get(record["source"], 0) + record["facts"]
@@ -237,7 +238,7 @@ class Neo4jStore:
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
         check_hops(hops)
-        filters = {"rel_types": _rel_types(relations), **view.params()}
+        filters = {"rel_types": _rel_types(relations), **self._view(view)}
         first = self._facts(q.NEIGHBORS, {"uri": uri, "limit": limit, **filters})
         if hops == 1 or len(first) >= limit:
             return first
@@ -257,7 +258,7 @@ class Neo4jStore:
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
         params = {"uris": list(dict.fromkeys(uris)), "limit": limit,
-                  "rel_types": _rel_types(relations), **view.params()}
+                  "rel_types": _rel_types(relations), **self._view(view)}
         return self._facts(q.FACTS_AMONG, params)
 
     def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
@@ -274,7 +275,7 @@ class Neo4jStore:
             statement, params = q.ITER_CONCEPTS, {"batch_size": batch_size}
         else:
             statement = q.ITER_CONCEPTS_IN_VIEW
-            params = {"batch_size": batch_size, "rel_types": _rel_types(None), **view.params()}
+            params = {"batch_size": batch_size, "rel_types": _rel_types(None), **self._view(view)}
         after = ""
         while page := [_concept(r) for r in self._read(statement, {"after": after, **params})]:
             yield page
@@ -283,8 +284,23 @@ class Neo4jStore:
             after = page[-1].uri
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
-        params = {"limit": limit, "rel_types": _rel_types(None), **view.params()}
+        params = {"limit": limit, "rel_types": _rel_types(None), **self._view(view)}
         return self._facts(q.SAMPLE_FACTS, params)
+
+    def _view(self, view: CoverageView) -> Row:
+        vf = resolve_view(self, view)
+        return {
+            "cov_shift": vf.shift, "fact_level": vf.fact_level, "concept_level": vf.concept_level,
+            "rel_levels": {neo4j_type(r): level for r, level in vf.relation_levels.items()},
+            "source": vf.source, "every_edge": vf.edge_ids is None,
+            "edge_ids": sorted(vf.edge_ids or ()),
+        }
+
+    def iter_facts(self, *, batch_size: int = ROWS_PER_STATEMENT) -> Iterator[list[Fact]]:
+        """One streamed read: the driver pulls records in batches as they are consumed."""
+        with self._translated_errors(), self._driver.session(database=self.database) as session:
+            result = session.run(q.ALL_FACTS, {"rel_types": _rel_types(None)})
+            yield from _chunks(map(_fact, result), batch_size)
 
     def _facts(self, statement: str, params: Row) -> list[Fact]:
         return [_fact(r) for r in self._read(statement, params)]

@@ -64,7 +64,16 @@ EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
 
-_IN_VIEW = "((f.cov + $cov_shift) % 1.0) < $cov_level"
+# The coverage-view predicate (see kgprune/kg/sampling.py ViewFilter); every fact read binds h, f, t.
+_ROT = "((f.cov + $cov_shift) % 1.0)"
+_IN_VIEW = (
+    f"{_ROT} < $fact_level "
+    f"AND {_ROT} < list_extract($rel_levels, list_position($rel_names, f.relation)) "
+    "AND ((h.cov + $cov_shift) % 1.0) < $concept_level "
+    "AND ((t.cov + $cov_shift) % 1.0) < $concept_level "
+    "AND ($source = '' OR f.source = $source) "
+    "AND ($every_edge OR f.edge_id IN $edge_ids)"
+)
 _FACT_RETURN = (
     "RETURN h.uri, f.relation, t.uri, f.weight, f.source, f.dataset, f.edge_id, "
     "f.surface_text, f.contributors, f.predicate"
@@ -95,20 +104,25 @@ GET_CONCEPTS = (
     "MATCH (c:Concept) WHERE c.uri IN $uris RETURN c.uri, c.name, c.lang, c.pos, c.source"
 )
 ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
-CONCEPTS_IN_VIEW = (
-    "MATCH (c:Concept)-[f:FACT]-(:Concept) WHERE "
-    f"{_IN_VIEW} RETURN DISTINCT c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
+# In a partial view a concept is present when it ends at least one fact of the view.
+_ENDS_IN_VIEW = (
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
+    "WITH h, t UNWIND [h, t] AS c"
 )
+CONCEPTS_IN_VIEW = (
+    f"{_ENDS_IN_VIEW} WITH DISTINCT c RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
+)
+ALL_FACTS = f"MATCH (h:Concept)-[f:FACT]->(t:Concept) {_FACT_RETURN}"
 
 COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
-COUNT_CONCEPTS_IN_VIEW = (
-    f"MATCH (c:Concept)-[f:FACT]-(:Concept) WHERE {_IN_VIEW} RETURN count(DISTINCT c)"
-)
+COUNT_CONCEPTS_IN_VIEW = f"{_ENDS_IN_VIEW} RETURN count(DISTINCT c)"
 COUNT_BY_RELATION = (
-    f"MATCH ()-[f:FACT]->() WHERE {_IN_VIEW} RETURN f.relation, count(*) ORDER BY f.relation"
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
+    "RETURN f.relation, count(*) ORDER BY f.relation"
 )
 COUNT_BY_SOURCE = (
-    f"MATCH ()-[f:FACT]->() WHERE {_IN_VIEW} RETURN f.source, count(*) ORDER BY f.source"
+    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
+    "RETURN f.source, count(*) ORDER BY f.source"
 )
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i)"
 COUNT_OBJECTS = "MATCH (o:Object) RETURN count(o)"

@@ -123,7 +123,15 @@ SET_META = "MERGE (m:`Meta` {key: $key}) SET m.value = $value"
 
 GET_META = "MATCH (m:`Meta` {key: $key}) RETURN m.value AS value"
 
-_IS_FACT_IN_VIEW = "type(r) IN $rel_types AND ((r.cov + $cov_shift) % 1.0) < $cov_level"
+# The coverage-view predicate (see kgprune/kg/sampling.py ViewFilter); `rel_levels` is keyed by type.
+_ROT = "((r.cov + $cov_shift) % 1.0)"
+_IS_FACT_IN_VIEW = (
+    f"type(r) IN $rel_types AND {_ROT} < $fact_level AND {_ROT} < $rel_levels[type(r)] "
+    "AND ((startNode(r).cov + $cov_shift) % 1.0) < $concept_level "
+    "AND ((endNode(r).cov + $cov_shift) % 1.0) < $concept_level "
+    "AND ($source = '' OR r.source = $source) "
+    "AND ($every_edge OR r.edge_id IN $edge_ids)"
+)
 _FACT_COLUMNS = (
     "RETURN startNode(r).uri AS head, type(r) AS rel_type, endNode(r).uri AS tail, "
     "r.weight AS weight, r.source AS source, r.dataset AS dataset, r.edge_id AS edge_id, "
@@ -156,6 +164,7 @@ SAMPLE_FACTS = (
     f"WHERE {_IS_FACT_IN_VIEW} "
     f"WITH r {_BEST_FIRST} {_FACT_COLUMNS}"
 )
+ALL_FACTS = f"MATCH (:`Concept`)-[r]->(:`Concept`) WHERE type(r) IN $rel_types {_FACT_COLUMNS}"
 GET_CONCEPTS = f"MATCH (c:`Concept`) WHERE c.uri IN $uris {_CONCEPT_COLUMNS}"
 # Keyset pagination on the unique `uri` index: each page starts after the last uri seen.
 ITER_CONCEPTS = (
@@ -187,6 +196,7 @@ READ_STATEMENTS: dict[str, str] = {
     "NEIGHBORS_SECOND_HOP": NEIGHBORS_SECOND_HOP,
     "FACTS_AMONG": FACTS_AMONG,
     "SAMPLE_FACTS": SAMPLE_FACTS,
+    "ALL_FACTS": ALL_FACTS,
     "GET_CONCEPTS": GET_CONCEPTS,
     "ITER_CONCEPTS": ITER_CONCEPTS,
     "ITER_CONCEPTS_IN_VIEW": ITER_CONCEPTS_IN_VIEW,
