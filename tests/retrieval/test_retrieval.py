@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from kgprune.kg import bundled
+from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.kg.coverage import CoverageView, Strategy
+from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalConfig, RetrievalQuery
+from kgprune.kg.retrieval_cache import RetrievalCache
+from kgprune.kg.store import GraphBatch
+from kgprune.kg.records import Concept, Fact, assertion_uri
+from kgprune.linking.encoder import HashingEncoder
+from kgprune.linking.linker import Linker
+from kgprune.linking.relation_detector import RelationDetector
+
+
+def _answers(ctx: KnowledgeContext) -> set[str]:
+    return {a.text for a in ctx.answers}
+
+
+def test_known_facts_are_found_and_become_answers(kg, linker, detector) -> None:
+    r = FactRetriever(kg, linker, detector)
+    umbrella = r.retrieve(RetrievalQuery("u", "What is this used for?", ("umbrella",)))
+    assert umbrella.image_concepts == ("/c/en/umbrella",)
+    assert {"stay dry", "block sun"} <= _answers(umbrella)
+    assert abs(sum(a.weight for a in umbrella.answers) - 1.0) < 1e-9
+    assert all(f.relation == "UsedFor" for f in umbrella.facts[:3])
+    for a in umbrella.answers:
+        assert all(edge in {f.edge_id for f in kg.neighbors("/c/en/umbrella", limit=500)}
+                   for edge in a.support)
+
+    bread = r.retrieve(RetrievalQuery("b", "What is used to cut bread?"))
+    assert "knife" in _answers(bread)
+
+    toaster = r.retrieve(RetrievalQuery("t", "Where would you usually find this?", ("toaster",)))
+    assert "kitchen" in _answers(toaster)
+
+
+def test_answers_come_only_from_the_asked_relation(kg, linker, detector) -> None:
+    ctx = FactRetriever(kg, linker, detector).retrieve(
+        RetrievalQuery("d", "What kind of animal is this?", ("dog",)))
+    supported = {e for a in ctx.answers for e in a.support}
+    relations = {f.relation for f in kg.neighbors("/c/en/dog", limit=500) if f.edge_id in supported}
+    assert relations == {"IsA"}
+    assert "canine" in _answers(ctx)
+
+
+def test_no_concepts_no_facts(kg, linker, detector) -> None:
+    ctx = FactRetriever(kg, linker, detector).retrieve(RetrievalQuery("z", "zxqv blorp?"))
+    assert ctx.facts == () and ctx.answers == ()
+
+
+def test_coverage_views_shrink_results_and_are_nested(kg, linker, detector) -> None:
+    query = RetrievalQuery("c", "What is this used for?", ("cup",))
+    def facts(view: CoverageView) -> set[str]:
+        cfg = RetrievalConfig(top_k=1000)
+        return {f.edge_id for f in FactRetriever(kg, linker, detector, config=cfg, view=view).retrieve(query).facts}
+    full = facts(CoverageView())
+    for strategy in (Strategy.EDGE, Strategy.RELATION, Strategy.WALK):
+        quarter = facts(CoverageView(0.25, 1, strategy))
+        half = facts(CoverageView(0.5, 1, strategy))
+        assert quarter <= half <= full, strategy
+        assert len(quarter) < len(full), strategy
+
+
+def test_cache_hits_and_is_invalidated_when_the_kg_changes(tmp_path: Path, detector) -> None:
+    store = LadybugStore(tmp_path / "kg.lbdb")
+    store.ensure_schema()
+    bundled.load_bundled(store)
+    cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=store.version())
+    r = FactRetriever(store, Linker(store), detector, cache=cache)
+    query = RetrievalQuery("s1", "What is this used for?", ("kettle",))
+    first = r.retrieve(query)
+    assert len(cache) == 1
+    assert r.retrieve(query) == first
+
+    kettle_use = Fact(head="/c/en/kettle", relation="UsedFor", tail="/c/en/warm_hands_quickly", weight=9.0,
+                      source="conceptnet", dataset="/d/test",
+                      edge_id=assertion_uri("UsedFor", "/c/en/kettle", "/c/en/warm_hands_quickly"))
+    store.write(GraphBatch(concepts=[Concept("/c/en/warm_hands_quickly", "warm hands quickly", "en")], facts=[kettle_use]))
+    fresh = r.retrieve(query)
+    assert fresh.kg_version != first.kg_version
+    assert fresh.answers[0].text == "warm hands quickly"
+    reopened = RetrievalCache(tmp_path / "cache.sqlite", kg_version=store.version())
+    assert len(reopened) == 1, "entries of the old KG version were dropped"
+    store.close()
+
+
+def test_context_round_trips_through_json(kg, linker, detector) -> None:
+    import json
+    ctx = FactRetriever(kg, linker, detector).retrieve(
+        RetrievalQuery("j", "What is the hot dog on the plate made of?"))
+    assert KnowledgeContext.from_dict(json.loads(json.dumps(ctx.to_dict()))) == ctx
