@@ -8,7 +8,6 @@ what is missing.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
@@ -22,6 +21,7 @@ import ladybug
 
 from kgprune.errors import BackendError, BackendUnavailableError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
+from kgprune.kg.backends.ladybug_copy import CopyGroup
 from kgprune.kg.cypher import ladybug as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
 from kgprune.kg.relations import check_relation
@@ -33,6 +33,8 @@ T = TypeVar("T")
 # LadybugDB's buffer pool defaults to ~80% of RAM; a bounded pool keeps a full-dump load's memory
 # flat (pages beyond it spill to disk). KGPRUNE_LADYBUG_BUFFER_MB overrides it.
 DEFAULT_BUFFER_MB = 1024
+# Rows per write transaction: what a 1 GiB pool holds comfortably for wide fact rows.
+COPY_CHUNK_ROWS = 500_000
 
 
 def _buffer_pool_bytes() -> int:
@@ -73,27 +75,6 @@ def _batched(
         yield batch
 
 
-class _CsvTable:
-    """A CSV file in the dialect `COPY FROM` reads back unchanged (quotes doubled, all quoted)."""
-
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self.path = path
-        self.rows = 0
-        self.multiline = False
-        self._fh = path.open("w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        self._writer.writerow(columns)
-
-    def write(self, row: Sequence[Any]) -> None:
-        if not self.multiline:
-            self.multiline = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row)
-        self._writer.writerow(row)
-        self.rows += 1
-
-    def close(self) -> None:
-        self._fh.close()
-
-
 def _list_literal(values: Sequence[str]) -> str:
     """A STRING[] cell: LadybugDB's `[a,b]` form, with JSON quoting so commas survive."""
     return "[" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
@@ -102,9 +83,10 @@ def _list_literal(values: Sequence[str]) -> str:
 class LadybugStore:
     """`GraphStore` over an embedded LadybugDB database file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, copy_chunk_rows: int = COPY_CHUNK_ROWS) -> None:
         self.path = path
         self.url = f"ladybug://{path}"
+        self.copy_chunk_rows = copy_chunk_rows
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = ladybug.Database(str(path), buffer_pool_size=_buffer_pool_bytes())
@@ -146,99 +128,118 @@ class LadybugStore:
         return self._meta("version")
 
     def write(self, batch: GraphBatch) -> WriteCounts:
+        """Up to `copy_chunk_rows` rows per table this is one transaction: all or nothing.
+
+        Larger writes commit every chunk so memory stays bounded; each transaction stamps a new
+        version first, so a write killed after some chunks is never mistaken for the old graph,
+        and re-running it adds exactly the missing rows.
+        """
         with tempfile.TemporaryDirectory(prefix="kgprune-copy-", dir=self.path.parent) as tmp:
-            self._rows(q.BEGIN)
+            self._begin()
             try:
                 counts = self._copy_all(batch, Path(tmp))
-                if counts.total:
-                    self._rows(q.SET_META, {"key": "version", "value": uuid.uuid4().hex})
-                self._rows(q.COMMIT)
+                self._rows(q.COMMIT if counts.total else q.ROLLBACK)
             except BaseException:
-                self._rows(q.ROLLBACK)
+                self._rollback_open_transaction()
                 raise
         return counts
+
+    def _begin(self) -> None:
+        self._rows(q.BEGIN)
+        self._rows(q.SET_META, {"key": "version", "value": uuid.uuid4().hex})
+
+    def _next_chunk(self) -> None:
+        self._rows(q.COMMIT)
+        self._begin()
+
+    def _rollback_open_transaction(self) -> None:
+        """A failed COPY may already have rolled back; a second ROLLBACK must not hide its error."""
+        try:
+            self._rows(q.ROLLBACK)
+        except BackendError as e:
+            if "No active transaction" not in str(e):
+                raise
+
+    def _group(self, tmp: Path, *tables: tuple[str, Sequence[str]]) -> CopyGroup:
+        return CopyGroup(self._rows, tmp, tables, chunk_rows=self.copy_chunk_rows,
+                         on_chunk=self._next_chunk)
 
     def _existing(self, statement: str) -> set[Any]:
         return {row[0] for row in self._stream(statement)}
 
-    def _copy(self, table: str, csv_table: _CsvTable) -> int:
-        csv_table.close()
-        if csv_table.rows:
-            self._rows(q.copy_from(table, str(csv_table.path), parallel=not csv_table.multiline))
-        return csv_table.rows
-
     def _copy_all(self, batch: GraphBatch, tmp: Path) -> WriteCounts:
-        counts = WriteCounts()
-        counts.concepts = self._copy_concepts(batch.concepts, tmp)
-        counts.facts = self._copy_facts(batch.facts, tmp)
-        counts.images = self._copy_images(batch.images, tmp)
-        counts.objects = self._copy_objects(batch.objects, tmp)
-        counts.object_relations = self._copy_predicates(batch.object_relations, tmp)
-        return counts
+        return WriteCounts(
+            concepts=self._copy_concepts(batch.concepts, tmp),
+            facts=self._copy_facts(batch.facts, tmp),
+            images=self._copy_images(batch.images, tmp),
+            objects=self._copy_objects(batch.objects, tmp),
+            object_relations=self._copy_predicates(batch.object_relations, tmp),
+        )
 
     def _copy_concepts(self, concepts: Iterable[Concept], tmp: Path) -> int:
         existing = self._existing(q.EXISTING_CONCEPT_URIS)
-        out = _CsvTable(tmp / "concepts.csv", q.CONCEPT_COLUMNS)
+        out = self._group(tmp, ("Concept", q.CONCEPT_COLUMNS))
         for c in concepts:
             if c.uri not in existing:
                 existing.add(c.uri)
-                out.write((c.uri, c.name, c.lang, c.pos, c.source, stable_unit(c.uri)))
-        return self._copy("Concept", out)
+                out.write(0, (c.uri, c.name, c.lang, c.pos, c.source, stable_unit(c.uri)))
+                out.end_record()
+        return out.finish()
 
     def _copy_facts(self, facts: Iterable[Fact], tmp: Path) -> int:
         existing = self._existing(q.EXISTING_FACT_KEYS)
-        out = _CsvTable(tmp / "facts.csv", q.FACT_COLUMNS)
+        out = self._group(tmp, ("FACT", q.FACT_COLUMNS))
         for f in facts:
             key = stable_hash64(f.edge_id)
             if key in existing:
                 continue
             existing.add(key)
             check_relation(f.relation)
-            out.write((
+            out.write(0, (
                 f.head, f.tail, f.relation, f.weight, f.source, f.dataset, f.edge_id,
                 f.surface_text, json.dumps(list(f.contributors), ensure_ascii=False),
                 f.predicate, stable_unit(f.edge_id), key,
             ))
-        return self._copy("FACT", out)
+            out.end_record()
+        return out.finish()
 
     def _copy_images(self, images: Iterable[Image], tmp: Path) -> int:
         existing = self._existing(q.EXISTING_IMAGE_IDS)
-        out = _CsvTable(tmp / "images.csv", q.IMAGE_COLUMNS)
+        out = self._group(tmp, ("Image", q.IMAGE_COLUMNS))
         for i in images:
             if i.image_id not in existing:
                 existing.add(i.image_id)
-                out.write((i.image_id, i.url, i.width, i.height,
-                           "" if i.coco_id is None else i.coco_id,
-                           "" if i.flickr_id is None else i.flickr_id))
-        return self._copy("Image", out)
+                out.write(0, (i.image_id, i.url, i.width, i.height,
+                              "" if i.coco_id is None else i.coco_id,
+                              "" if i.flickr_id is None else i.flickr_id))
+                out.end_record()
+        return out.finish()
 
     def _copy_objects(self, objects: Iterable[ObjectInstance], tmp: Path) -> int:
         existing = self._existing(q.EXISTING_OBJECT_IDS)
-        nodes = _CsvTable(tmp / "objects.csv", q.OBJECT_COLUMNS)
-        in_image = _CsvTable(tmp / "in_image.csv", q.IN_IMAGE_COLUMNS)
-        instance_of = _CsvTable(tmp / "instance_of.csv", q.INSTANCE_OF_COLUMNS)
+        out = self._group(tmp, ("Object", q.OBJECT_COLUMNS), ("IN_IMAGE", q.IN_IMAGE_COLUMNS),
+                          ("INSTANCE_OF", q.INSTANCE_OF_COLUMNS))
         for o in objects:
             if o.object_id in existing:
                 continue
             existing.add(o.object_id)
-            nodes.write((o.object_id, o.image_id, o.name, _list_literal(o.synsets),
-                         _list_literal(o.attributes), o.x, o.y, o.w, o.h))
-            in_image.write((o.object_id, o.image_id))
+            out.write(0, (o.object_id, o.image_id, o.name, _list_literal(o.synsets),
+                          _list_literal(o.attributes), o.x, o.y, o.w, o.h))
+            out.write(1, (o.object_id, o.image_id))
             if o.concept:
-                instance_of.write((o.object_id, o.concept))
-        added = self._copy("Object", nodes)
-        self._copy("IN_IMAGE", in_image)
-        self._copy("INSTANCE_OF", instance_of)
-        return added
+                out.write(2, (o.object_id, o.concept))
+            out.end_record()
+        return out.finish()
 
     def _copy_predicates(self, relations: Iterable[ObjectRelation], tmp: Path) -> int:
         existing = self._existing(q.EXISTING_PREDICATE_IDS)
-        out = _CsvTable(tmp / "predicates.csv", q.PREDICATE_COLUMNS)
+        out = self._group(tmp, ("PREDICATE", q.PREDICATE_COLUMNS))
         for r in relations:
             if r.relationship_id not in existing:
                 existing.add(r.relationship_id)
-                out.write((r.subject_id, r.object_id, r.relationship_id, r.predicate))
-        return self._copy("PREDICATE", out)
+                out.write(0, (r.subject_id, r.object_id, r.relationship_id, r.predicate))
+                out.end_record()
+        return out.finish()
 
     def _view(self, view: CoverageView) -> dict[str, Any]:
         vf = resolve_view(self, view)
