@@ -241,41 +241,65 @@ class LadybugStore:
                 out.end_record()
         return out.finish()
 
-    def _view(self, view: CoverageView) -> dict[str, Any]:
+    def _view(self, view: CoverageView) -> tuple[q.ViewParts, dict[str, Any]]:
+        """The view clauses a read needs, and their parameters."""
         vf = resolve_view(self, view)
-        return {
-            "cov_shift": vf.shift, "fact_level": vf.fact_level, "concept_level": vf.concept_level,
-            "rel_names": list(vf.relation_levels), "rel_levels": list(vf.relation_levels.values()),
-            "source": vf.source, "every_edge": vf.edge_ids is None,
-            "edge_ids": sorted(vf.edge_ids or ()),
-        }
+        parts: set[str] = set()
+        params: dict[str, Any] = {}
+        if vf.fact_level < 1.0:
+            parts.add("fact")
+            params["fact_level"] = vf.fact_level
+        if any(level < 1.0 for level in vf.relation_levels.values()):
+            parts.add("relation")
+            params["rel_names"] = list(vf.relation_levels)
+            params["rel_levels"] = list(vf.relation_levels.values())
+        if vf.concept_level < 1.0:
+            parts.add("concept")
+            params["concept_level"] = vf.concept_level
+        if parts:
+            params["cov_shift"] = vf.shift
+        if vf.source:
+            parts.add("source")
+            params["source"] = vf.source
+        if vf.edge_ids is not None:
+            parts.add("edges")
+            params["edge_ids"] = sorted(vf.edge_ids)
+        return frozenset(parts), params
+
+    def _fact_rows(self, anchor: str, params: dict[str, Any], view: CoverageView, *,
+                   relations: Sequence[str] | None = None, limit: int | None = None) -> list[Fact]:
+        parts, view_params = self._view(view)
+        if relations:
+            params = {**params, "relations": [check_relation(r) for r in relations]}
+        statement = q.fact_query(anchor, relations=bool(relations), parts=parts, limit=limit)
+        return [_fact_from_row(row) for row in self._rows(statement, {**params, **view_params})]
 
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
-        p = self._view(view)
-        concepts_q = q.COUNT_CONCEPTS if view.is_full else q.COUNT_CONCEPTS_IN_VIEW
-        by_relation = {r: n for r, n in self._rows(q.COUNT_BY_RELATION, p)}
+        parts, params = self._view(view)
+        if view.is_full:
+            concepts = self._rows(q.COUNT_CONCEPTS)[0][0]
+        else:
+            concepts = self._rows(q.count_concepts_in_view(parts), params)[0][0]
+        by_relation = dict(self._rows(q.count_query("relation", parts), params))
         return GraphStats(
-            concepts=self._rows(concepts_q, {} if view.is_full else p)[0][0],
+            concepts=concepts,
             facts=sum(by_relation.values()),
             by_relation=by_relation,
-            by_source={s: n for s, n in self._rows(q.COUNT_BY_SOURCE, p)},
+            by_source=dict(self._rows(q.count_query("source", parts), params)),
             images=self._rows(q.COUNT_IMAGES)[0][0],
             objects=self._rows(q.COUNT_OBJECTS)[0][0],
             object_relations=self._rows(q.COUNT_PREDICATES)[0][0],
         )
 
-    def _facts(self, statement: str, params: dict[str, Any]) -> list[Fact]:
-        return [_fact_from_row(row) for row in self._rows(statement, params)]
-
-    def _touching(
-        self, uri: str, relations: Sequence[str] | None, limit: int, view: CoverageView
-    ) -> list[Fact]:
-        params: dict[str, Any] = {"uri": uri, "limit": limit, **self._view(view)}
-        if relations:
-            params["relations"] = [check_relation(r) for r in relations]
-            found = self._facts(q.FACTS_FROM_REL, params) + self._facts(q.FACTS_TO_REL, params)
+    def _touching(self, ends: Sequence[str], relations: Sequence[str] | None, limit: int,
+                  view: CoverageView) -> list[Fact]:
+        """Best facts with an end in `ends`: one query per direction, merged."""
+        if len(ends) == 1:
+            found = [f for anchor in ("head", "tail") for f in self._fact_rows(
+                anchor, {"uri": ends[0]}, view, relations=relations, limit=limit)]
         else:
-            found = self._facts(q.FACTS_FROM, params) + self._facts(q.FACTS_TO, params)
+            found = [f for anchor in ("head_in", "tail_in") for f in self._fact_rows(
+                anchor, {"uris": list(ends)}, view, relations=relations, limit=limit)]
         unique = {f.edge_id: f for f in found}
         return sorted(unique.values(), key=lambda f: (-f.weight, f.edge_id))[:limit]
 
@@ -289,18 +313,15 @@ class LadybugStore:
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
         check_hops(hops)
-        first = self._touching(uri, relations, limit, view)
+        first = self._touching([uri], relations, limit, view)
         if hops == 1 or len(first) >= limit:
             return first
+        frontier = sorted({end for f in first for end in (f.head, f.tail)} - {uri})
+        if not frontier:
+            return first
         seen = {f.edge_id for f in first}
-        frontier = sorted({f.tail if f.head == uri else f.head for f in first} - {uri})
-        second: dict[str, Fact] = {}
-        for other in frontier:
-            for f in self._touching(other, relations, limit, view):
-                if f.edge_id not in seen:
-                    second[f.edge_id] = f
-        ranked = sorted(second.values(), key=lambda f: (-f.weight, f.edge_id))
-        return first + ranked[: limit - len(first)]
+        second = self._touching(frontier, relations, limit, view)
+        return first + [f for f in second if f.edge_id not in seen][: limit - len(first)]
 
     def facts_among(
         self,
@@ -310,11 +331,8 @@ class LadybugStore:
         limit: int = 1000,
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
-        params: dict[str, Any] = {"uris": list(uris), "limit": limit, **self._view(view)}
-        if relations:
-            params["relations"] = [check_relation(r) for r in relations]
-            return self._facts(q.FACTS_AMONG_REL, params)
-        return self._facts(q.FACTS_AMONG, params)
+        return self._fact_rows("among", {"uris": list(uris)}, view, relations=relations,
+                               limit=limit)
 
     def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
         return [_concept_from_row(r) for r in self._rows(q.GET_CONCEPTS, {"uris": list(uris)})]
@@ -322,18 +340,19 @@ class LadybugStore:
     def iter_concepts(
         self, *, batch_size: int = FETCH_BATCH, view: CoverageView = FULL_VIEW
     ) -> Iterator[list[Concept]]:
-        rows = (
-            self._stream(q.ALL_CONCEPTS)
-            if view.is_full
-            else self._stream(q.CONCEPTS_IN_VIEW, self._view(view))
-        )
+        if view.is_full:
+            rows = self._stream(q.ALL_CONCEPTS)
+        else:
+            parts, params = self._view(view)
+            rows = self._stream(q.concepts_in_view(parts), params)
         yield from _batched(rows, _concept_from_row, batch_size)
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
-        return self._facts(q.TOP_FACTS, {"limit": limit, **self._view(view)})
+        return self._fact_rows("all", {}, view, limit=limit)
 
     def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
-        yield from _batched(self._stream(q.ALL_FACTS), _fact_from_row, batch_size)
+        statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
+        yield from _batched(self._stream(statement), _fact_from_row, batch_size)
 
     def close(self) -> None:
         self._conn.close()

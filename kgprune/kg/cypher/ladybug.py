@@ -7,6 +7,8 @@ the only text spliced in is a CSV path the backend itself created.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SCHEMA_VERSION = "1"
 
 SCHEMA: tuple[str, ...] = (
@@ -64,66 +66,78 @@ EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
 
-# The coverage-view predicate (see kgprune/kg/sampling.py ViewFilter); every fact read binds h, f, t.
+# A fact read binds h, f, t. The coverage view (see kgprune/kg/sampling.py ViewFilter) adds only
+# the clauses it needs, so the full graph is read without any: each unused clause costs time per row.
 _ROT = "((f.cov + $cov_shift) % 1.0)"
-_IN_VIEW = (
-    f"{_ROT} < $fact_level "
-    f"AND {_ROT} < list_extract($rel_levels, list_position($rel_names, f.relation)) "
-    "AND ((h.cov + $cov_shift) % 1.0) < $concept_level "
-    "AND ((t.cov + $cov_shift) % 1.0) < $concept_level "
-    "AND ($source = '' OR f.source = $source) "
-    "AND ($every_edge OR f.edge_id IN $edge_ids)"
-)
+VIEW_CLAUSES: dict[str, str] = {
+    "fact": f"{_ROT} < $fact_level",
+    "relation": f"{_ROT} < list_extract($rel_levels, list_position($rel_names, f.relation))",
+    "concept": "((h.cov + $cov_shift) % 1.0) < $concept_level "
+               "AND ((t.cov + $cov_shift) % 1.0) < $concept_level",
+    "source": "f.source = $source",
+    "edges": "f.edge_id IN $edge_ids",
+}
+ViewParts = frozenset[str]
+
+_MATCH_FACT = "MATCH (h:Concept)-[f:FACT]->(t:Concept)"
+# Where the read starts: one concept as head or tail, a set of concepts, or the whole graph.
+ANCHORS: dict[str, tuple[str, str]] = {
+    "head": ("MATCH (h:Concept {uri: $uri})-[f:FACT]->(t:Concept)", ""),
+    "tail": ("MATCH (h:Concept)-[f:FACT]->(t:Concept {uri: $uri})", ""),
+    "head_in": (_MATCH_FACT, "h.uri IN $uris"),
+    "tail_in": (_MATCH_FACT, "t.uri IN $uris"),
+    "among": (_MATCH_FACT, "h.uri IN $uris AND t.uri IN $uris"),
+    "all": (_MATCH_FACT, ""),
+}
 _FACT_RETURN = (
     "RETURN h.uri, f.relation, t.uri, f.weight, f.source, f.dataset, f.edge_id, "
     "f.surface_text, f.contributors, f.predicate"
 )
-_ORDER = "ORDER BY f.weight DESC, f.edge_id ASC LIMIT $limit"
 
-FACTS_FROM = f"MATCH (h:Concept {{uri: $uri}})-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-FACTS_TO = f"MATCH (h:Concept)-[f:FACT]->(t:Concept {{uri: $uri}}) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-FACTS_FROM_REL = (
-    f"MATCH (h:Concept {{uri: $uri}})-[f:FACT]->(t:Concept) WHERE f.relation IN $relations "
-    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-)
-FACTS_TO_REL = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept {{uri: $uri}}) WHERE f.relation IN $relations "
-    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-)
-FACTS_AMONG = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE h.uri IN $uris AND t.uri IN $uris "
-    f"AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-)
-FACTS_AMONG_REL = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE h.uri IN $uris AND t.uri IN $uris "
-    f"AND f.relation IN $relations AND {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
-)
-TOP_FACTS = f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} {_FACT_RETURN} {_ORDER}"
+
+def _where(condition: str, parts: ViewParts) -> str:
+    clauses = ([condition] if condition else []) + [VIEW_CLAUSES[p] for p in sorted(parts)]
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+@lru_cache(maxsize=256)
+def fact_query(anchor: str, *, relations: bool, parts: ViewParts, limit: int | None) -> str:
+    """Facts best first. `limit` is an int spliced in: LIMIT as a parameter costs ~0.6 ms a query."""
+    match, condition = ANCHORS[anchor]
+    if relations:
+        condition = " AND ".join(c for c in (condition, "f.relation IN $relations") if c)
+    order = "" if limit is None else f" ORDER BY f.weight DESC, f.edge_id ASC LIMIT {int(limit)}"
+    return f"{match} {_where(condition, parts)} {_FACT_RETURN}{order}"
+
+
+@lru_cache(maxsize=64)
+def count_query(group_by: str, parts: ViewParts) -> str:
+    """Fact counts per `relation` or `source`."""
+    column = {"relation": "f.relation", "source": "f.source"}[group_by]
+    return f"{_MATCH_FACT} {_where('', parts)} RETURN {column}, count(*) ORDER BY {column}"
+
+
+def _ends_in_view(parts: ViewParts) -> str:
+    """The concepts of a partial view: the ends of its facts."""
+    return f"{_MATCH_FACT} {_where('', parts)} WITH h, t UNWIND [h, t] AS c"
+
+
+@lru_cache(maxsize=64)
+def concepts_in_view(parts: ViewParts) -> str:
+    return (f"{_ends_in_view(parts)} WITH DISTINCT c "
+            "RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri")
+
+
+@lru_cache(maxsize=64)
+def count_concepts_in_view(parts: ViewParts) -> str:
+    return f"{_ends_in_view(parts)} RETURN count(DISTINCT c)"
+
 
 GET_CONCEPTS = (
     "MATCH (c:Concept) WHERE c.uri IN $uris RETURN c.uri, c.name, c.lang, c.pos, c.source"
 )
 ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
-# In a partial view a concept is present when it ends at least one fact of the view.
-_ENDS_IN_VIEW = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
-    "WITH h, t UNWIND [h, t] AS c"
-)
-CONCEPTS_IN_VIEW = (
-    f"{_ENDS_IN_VIEW} WITH DISTINCT c RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
-)
-ALL_FACTS = f"MATCH (h:Concept)-[f:FACT]->(t:Concept) {_FACT_RETURN}"
-
 COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
-COUNT_CONCEPTS_IN_VIEW = f"{_ENDS_IN_VIEW} RETURN count(DISTINCT c)"
-COUNT_BY_RELATION = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
-    "RETURN f.relation, count(*) ORDER BY f.relation"
-)
-COUNT_BY_SOURCE = (
-    f"MATCH (h:Concept)-[f:FACT]->(t:Concept) WHERE {_IN_VIEW} "
-    "RETURN f.source, count(*) ORDER BY f.source"
-)
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i)"
 COUNT_OBJECTS = "MATCH (o:Object) RETURN count(o)"
 COUNT_PREDICATES = "MATCH ()-[p:PREDICATE]->() RETURN count(p)"
