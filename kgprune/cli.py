@@ -16,6 +16,7 @@ from kgprune.commands.common import err
 from kgprune.commands.demo import demo_cmd
 from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
+from kgprune.commands.serve import serve_cmd
 from kgprune.errors import KgpruneError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -23,6 +24,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
 app.add_typer(kg_app, name="kg")
 app.add_typer(link_app, name="link")
 app.command("demo")(demo_cmd)
+app.command("serve")(serve_cmd)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ class GraphBatch:
     """Everything one load writes, committed together or not at all.
 
     Members are iterables so a backend can stream them (to CSV for `COPY FROM`, to `UNWIND` batches)
-    without holding a full dump in memory. Concepts and facts are already de-duplicated.
+    without holding a full dump in memory. Concepts and facts must be unique within a batch (the
+    stagers merge duplicates); keys already in the store are skipped.
     """
 
     concepts: Iterable[Concept] = ()
