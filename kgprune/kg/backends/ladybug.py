@@ -292,15 +292,11 @@ class LadybugStore:
             object_relations=self._rows(q.COUNT_PREDICATES)[0][0],
         )
 
-    def _touching(self, ends: Sequence[str], relations: Sequence[str] | None, limit: int,
-                  view: CoverageView) -> list[Fact]:
-        """Best facts with an end in `ends`: one query per direction, merged."""
-        if len(ends) == 1:
-            found = [f for anchor in ("head", "tail") for f in self._fact_rows(
-                anchor, {"uri": ends[0]}, view, relations=relations, limit=limit)]
-        else:
-            found = [f for anchor in ("head_in", "tail_in") for f in self._fact_rows(
-                anchor, {"uris": list(ends)}, view, relations=relations, limit=limit)]
+    def _best(self, anchors: tuple[str, str], params: dict[str, Any],
+              relations: Sequence[str] | None, limit: int, view: CoverageView) -> list[Fact]:
+        """Best facts over both directions: one query each, merged."""
+        found = [f for anchor in anchors
+                 for f in self._fact_rows(anchor, params, view, relations=relations, limit=limit)]
         unique = {f.edge_id: f for f in found}
         return sorted(unique.values(), key=lambda f: (-f.weight, f.edge_id))[:limit]
 
@@ -314,14 +310,15 @@ class LadybugStore:
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
         check_hops(hops)
-        first = self._touching([uri], relations, limit, view)
+        first = self._best(("head", "tail"), {"uri": uri}, relations, limit, view)
         if hops == 1 or len(first) >= limit:
             return first
         frontier = sorted({end for f in first for end in (f.head, f.tail)} - {uri})
         if not frontier:
             return first
         seen = {f.edge_id for f in first}
-        second = self._touching(frontier, relations, limit, view)
+        second = self._best(("via_head", "via_tail"), {"uri": uri, "uris": frontier}, relations,
+                            limit, view)
         return first + [f for f in second if f.edge_id not in seen][: limit - len(first)]
 
     def facts_among(

@@ -84,10 +84,14 @@ _MATCH_FACT = "MATCH (h:Concept)-[f:FACT]->(t:Concept)"
 ANCHORS: dict[str, tuple[str, str]] = {
     "head": ("MATCH (h:Concept {uri: $uri})-[f:FACT]->(t:Concept)", ""),
     "tail": ("MATCH (h:Concept)-[f:FACT]->(t:Concept {uri: $uri})", ""),
-    "head_in": (_MATCH_FACT, "h.uri IN $uris"),
-    "tail_in": (_MATCH_FACT, "t.uri IN $uris"),
     "among": (_MATCH_FACT, "h.uri IN $uris AND t.uri IN $uris"),
     "all": (_MATCH_FACT, ""),
+    # Second hop: facts of the neighbours $uris of $uri. Walking out from $uri lets the planner
+    # start at one indexed node instead of testing every fact against the list.
+    "via_head": ("MATCH (s:Concept {uri: $uri})-[:FACT]-(h:Concept)-[f:FACT]->(t:Concept)",
+                 "h.uri IN $uris"),
+    "via_tail": ("MATCH (s:Concept {uri: $uri})-[:FACT]-(t:Concept)<-[f:FACT]-(h:Concept)",
+                 "t.uri IN $uris"),
 }
 _FACT_RETURN = (
     "RETURN h.uri, f.relation, t.uri, f.weight, f.source, f.dataset, f.edge_id, "
@@ -107,7 +111,8 @@ def fact_query(anchor: str, *, relations: bool, parts: ViewParts, limit: int | N
     if relations:
         condition = " AND ".join(c for c in (condition, "f.relation IN $relations") if c)
     order = "" if limit is None else f" ORDER BY f.weight DESC, f.edge_id ASC LIMIT {int(limit)}"
-    return f"{match} {_where(condition, parts)} {_FACT_RETURN}{order}"
+    distinct = " WITH DISTINCT h, f, t" if anchor.startswith("via_") else ""
+    return f"{match} {_where(condition, parts)}{distinct} {_FACT_RETURN}{order}"
 
 
 @lru_cache(maxsize=64)
