@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch==2.13.0" || \
 		$(PIP) install --quiet torch --index-url https://download.pytorch.org/whl/cpu
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,minilm]"
 	touch $@
 
 # Neo4j's own Cypher parser, used by the tests to check every statement of the Neo4j backend.

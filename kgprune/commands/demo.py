@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from kgprune.commands.common import StoreOpt, err, facts_table, out, print_report, stats_table
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kgprune.commands.common import (
+    StoreOpt, err, facts_table, out, print_report, progress_bar, stats_table,
+)
 from kgprune.kg import bundled
+from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.kg.uri import concept_uri
+from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
+from kgprune.linking.index import ConceptIndex, default_index_dir
+from kgprune.linking.linker import Linker
+from kgprune.linking.relation_detector import RelationDetector
+
+DEMO_QUERIES = (
+    RetrievalQuery("demo-1", "What is this used for?", ("umbrella",)),
+    RetrievalQuery("demo-2", "What is the hot dog on the plate made of?"),
+    RetrievalQuery("demo-3", "Where would you usually find this?", ("toaster",)),
+    RetrievalQuery("demo-4", "What kind of animal is this?", ("dog",)),
+    RetrievalQuery("demo-5", "What is used to cut bread?"),
+)
 
 
-def demo_cmd(store: StoreOpt = None) -> None:
-    """Load the bundled knowledge graph into the embedded store and show what it holds."""
+def _context_table(query: RetrievalQuery, ctx: KnowledgeContext) -> Table:
+    table = Table(title=f"{query.question}  [image: {', '.join(query.image_objects) or '-'}]",
+                  show_header=False)
+    concepts = ", ".join(ctx.image_concepts + ctx.question_concepts) or "-"
+    asked = ", ".join(f"{g.relation} ({g.direction}, {g.method})" for g in ctx.relations) or "-"
+    answers = ", ".join(f"{a.text} {a.weight:.2f}" for a in ctx.answers[:5]) or "-"
+    facts = "\n".join(f"{f.head} -{f.relation}-> {f.tail}" for f in ctx.facts[:4]) or "-"
+    for key, value in (("concepts", concepts), ("asks", asked), ("answers", answers),
+                       ("top facts", facts)):
+        table.add_row(key, value)
+    return table
+
+
+def demo_cmd(
+    store: StoreOpt = None,
+    encoder: Annotated[str, typer.Option(help=f"Entity encoder: {', '.join(ENCODER_NAMES)}.")] = "auto",
+) -> None:
+    """Load the bundled knowledge graph, index its concepts, link and retrieve for sample questions."""
     url = store or default_store_url()
     err.print(f"Store: {url}", highlight=False)
     with open_store(url) as s:
@@ -18,6 +54,16 @@ def demo_cmd(store: StoreOpt = None) -> None:
         for report in reports:
             print_report(report, as_json=False)
         out.print(stats_table(s.stats(), "Knowledge graph"))
-        out.print(facts_table(s.sample_facts(limit=12), "Strongest facts"))
-        for term in ("cup", "umbrella"):
-            out.print(facts_table(s.neighbors(concept_uri(term), limit=8), f"Around '{term}'"))
+        out.print(facts_table(s.sample_facts(limit=8), "Strongest facts"))
+        out.print(facts_table(s.neighbors(concept_uri("cup"), limit=8), "Around 'cup'"))
+
+        entity_encoder = encoder_by_name(encoder)
+        with progress_bar(f"Indexing concepts ({entity_encoder.identity})",
+                          unit_bytes=False) as progress:
+            index = ConceptIndex.build(s, encoder=entity_encoder, on_progress=progress)
+        saved = index.save(default_index_dir(s.url))
+        err.print(f"Concept index: {len(index):,} concepts, {index.index_type}, saved to {saved}",
+                  highlight=False)
+        retriever = FactRetriever(s, Linker(s, index=index), RelationDetector(entity_encoder))
+        for query, ctx in zip(DEMO_QUERIES, retriever.retrieve_batch(DEMO_QUERIES), strict=True):
+            out.print(_context_table(query, ctx))
