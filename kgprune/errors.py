@@ -81,3 +81,4 @@ class Errors:
     K216 = "[K216] The server is busy ({slots} requests in progress); retry after {seconds} s or start it with a larger --max-concurrent."
     K217 = "[K217] Internal server error; the server log has the details."
     K218 = "[K218] Cannot listen on {host}:{port}: {reason}. Choose another --host or --port (0 picks a free port)."
+    K111 = "[K111] The concept index at {path} was built for the store {built_url}, not {url}. Pass that store, or build an index for this one: `kgprune link build-index --store {url}`."

@@ -18,25 +18,26 @@ from kgprune.linking.linker import LinkedConcept, Linker
 
 link_app = typer.Typer(no_args_is_help=True, help="Link text to knowledge-graph concepts.")
 
+EncoderOpt = Annotated[str, typer.Option(help=f"Entity encoder: {', '.join(ENCODER_NAMES)}.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Index directory (default: per store).")]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index directory "
-                                               "(default: one per store under KGPRUNE_HOME/index).")]
+                                               "(default: per store under KGPRUNE_HOME/index).")]
 
 
 @link_app.command("build-index")
-def build_index_cmd(
-    store: StoreOpt = None,
-    encoder: Annotated[str, typer.Option(help=f"Entity encoder: {', '.join(ENCODER_NAMES)}.")] = "auto",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Index directory (default: per store).")] = None,
-) -> None:
+def build_index_cmd(store: StoreOpt = None, encoder: EncoderOpt = "auto",
+                    out_dir: OutOpt = None) -> None:
     """Embed every concept name of a store into a FAISS index for fuzzy linking."""
     enc = encoder_by_name(encoder)
     started = time.perf_counter()
-    with open_store(store) as s, progress_bar(f"Indexing with {enc.identity}", unit_bytes=False) as progress:
-        index = ConceptIndex.build(s, encoder=enc, on_progress=progress)
+    with open_store(store) as s:
+        with progress_bar(f"Indexing with {enc.identity}", unit_bytes=False) as progress:
+            index = ConceptIndex.build(s, encoder=enc, on_progress=progress)
         directory = index.save(out_dir or default_index_dir(s.url))
     m = index.manifest
     out.print(f"Built a {m.index_type} index of {m.num_concepts:,} concepts with {m.encoder} "
-              f"(dim {m.dim}) in {time.perf_counter() - started:.1f} s: {directory}", highlight=False)
+              f"(dim {m.dim}) in {time.perf_counter() - started:.1f} s: {directory}",
+              highlight=False, soft_wrap=True)
 
 
 @link_app.command("query")
@@ -54,8 +55,8 @@ def query_cmd(
             encoder = encoder_for_identity(read_manifest(directory).encoder)
             concept_index = ConceptIndex.load(directory, encoder=encoder, store=s)
         else:
-            err.print(f"No concept index at {directory}: exact matches only. "
-                      "Run `kgprune link build-index` for fuzzy matches.", highlight=False)
+            err.print(f"No concept index at {directory}: exact matches only. Run `kgprune link "
+                      "build-index` for fuzzy matches.", highlight=False, soft_wrap=True)
         linked = Linker(s, index=concept_index).link(text)
     if as_json:
         print_json([asdict(c) for c in linked])

@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,9 +35,32 @@ class EntityEncoder(Protocol):
     identity: str
     dim: int
     fuzzy_threshold: float
-    """Cosine above which a mention and a concept name plausibly mean the same entity."""
+    """`similarity` above which a mention and a concept name plausibly mean the same entity."""
+    spelling_only: bool
+    """True when vectors compare spellings, not meanings: only unknown words (typos) need them."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def similarity(self, mention: str, name: str, cosine: float) -> float:
+        """The score a fuzzy candidate found by vector search is judged and reported by."""
+
+
+def _plain(text: str) -> str:
+    return " ".join(tokenize(text))
+
+
+def edit_similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / longer length, on case-folded words: 1.0 means equal."""
+    a, b = _plain(a), _plain(b)
+    if not a or not b:
+        return float(a == b)
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1.0 - previous[-1] / max(len(a), len(b))
 
 
 def _normalize_rows(vectors: np.ndarray) -> np.ndarray:
@@ -50,12 +73,17 @@ class HashingEncoder:
 
     Features are computed once per distinct word and cached, so encoding a million concept names
     costs one dictionary look-up per word plus a single `bincount` per batch.
+
+    Cosine over n-gram bags rates containment as highly as misspelling ("people" is 0.78 from
+    "call people", "umbrela" 0.62 from "umbrella"), so the vectors only gather candidates and
+    the edit similarity of the two strings decides.
     """
 
     version = 1
     ngram_range = (3, 5)
     word_weight = 1.0
-    fuzzy_threshold = 0.5
+    fuzzy_threshold = 0.75
+    spelling_only = True
 
     def __init__(self, dim: int = 384, *, cache_size: int = 1 << 20) -> None:
         self.dim = dim
@@ -66,8 +94,8 @@ class HashingEncoder:
     def _features(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         marked = f"<{word}>"
         low, high = self.ngram_range
-        grams = [marked[i : i + n] for n in range(low, high + 1) for i in range(len(marked) - n + 1)]
-        grams = grams or [marked]
+        grams = [marked[i : i + n]
+                 for n in range(low, high + 1) for i in range(len(marked) - n + 1)] or [marked]
         features = [*grams, f"w:{word}"]
         weights = [1.0] * len(grams) + [self.word_weight]
         codes = [int.from_bytes(hashlib.blake2b(f.encode("utf-8"), digest_size=8,
@@ -102,6 +130,9 @@ class HashingEncoder:
         dense = np.bincount(flat, weights=np.concatenate(signs), minlength=len(texts) * self.dim)
         return _normalize_rows(dense.reshape(len(texts), self.dim))
 
+    def similarity(self, mention: str, name: str, cosine: float) -> float:
+        return edit_similarity(mention, name)
+
 
 def minilm_available() -> bool:
     return importlib.util.find_spec(MINILM_PACKAGE) is not None
@@ -126,6 +157,7 @@ class MiniLMEncoder:
     identity = MINILM_IDENTITY
     dim = 384
     fuzzy_threshold = 0.75
+    spelling_only = False
 
     def __init__(self, *, batch_size: int = 128, max_length: int = 64,
                  device: str | None = None) -> None:
@@ -134,7 +166,7 @@ class MiniLMEncoder:
         self.max_length = max_length
         self.device = device
         self._model: torch.nn.Module | None = None
-        self._tokenizer = None
+        self._tokenizer: Any = None
 
     def _load(self) -> torch.nn.Module:
         if self._model is None:
@@ -145,7 +177,8 @@ class MiniLMEncoder:
             bar_was_on = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+                self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir,
+                                                                local_files_only=True)
                 model = AutoModel.from_pretrained(self.model_dir, local_files_only=True)
             finally:
                 if bar_was_on:
@@ -163,7 +196,7 @@ class MiniLMEncoder:
         with torch.inference_mode():
             for begin in range(0, len(texts), self.batch_size):
                 rows = order[begin : begin + self.batch_size]
-                batch = self._tokenizer(  # type: ignore[misc]
+                batch = self._tokenizer(
                     [texts[i].replace("_", " ") for i in rows], padding=True, truncation=True,
                     max_length=self.max_length, return_tensors="pt",
                 ).to(self.device)
@@ -172,6 +205,9 @@ class MiniLMEncoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out[rows] = torch.nn.functional.normalize(pooled, dim=1).float().cpu().numpy()
         return out
+
+    def similarity(self, mention: str, name: str, cosine: float) -> float:
+        return cosine
 
 
 def default_encoder() -> EntityEncoder:

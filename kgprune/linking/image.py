@@ -67,6 +67,10 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _box(values: Sequence[Any]) -> Box | None:
+    return tuple(float(v) for v in values) if values and all(map(_number, values)) else None
+
+
 def scene_objects(entry: Mapping[str, Any]) -> list[ImageObject]:
     """The objects of one Visual Genome scene-graph / objects.json entry."""
     objects = entry.get("objects") if isinstance(entry, Mapping) else None
@@ -82,7 +86,7 @@ def scene_objects(entry: Mapping[str, Any]) -> list[ImageObject]:
             index=i, names=tuple(object_names(dict(obj))),
             synsets=tuple(str(s) for s in obj.get("synsets") or ()),
             object_id=object_id if isinstance(object_id, int) else None,
-            box=tuple(float(c) for c in coords) if all(_number(c) for c in coords) else None,
+            box=_box(coords),
         ))
     return found
 
@@ -99,11 +103,11 @@ def detection_objects(detections: Sequence[Mapping[str, Any]], *,
         score, box = det.get("score", 1.0), det.get("box")
         if not _number(score):
             raise _invalid(f"detection {i}", "'score' is not a number")
-        if box is not None and not (isinstance(box, Sequence) and all(_number(c) for c in box)):
+        if box is not None and (not isinstance(box, Sequence) or _box(box) is None):
             raise _invalid(f"detection {i}", "'box' is not a list of numbers")
         if score >= min_score:
             found.append(ImageObject(index=i, names=(det["label"],), detection_score=float(score),
-                                     box=tuple(float(c) for c in box) if box is not None else None))
+                                     box=_box(box or ())))
     return found
 
 
@@ -129,15 +133,16 @@ def link_objects(objects: Sequence[ImageObject], linker: Linker) -> list[LinkedO
             linked[obj.index] = _linked(obj, c.uri, c.name, 1.0, "exact")
         elif obj.label:
             pending.append(obj)
-    labels = [o.label for o in pending]
-    whole = linker.fuzzy_lookup(labels)
-    for obj, inside, hit in zip(pending, linker.link_batch(labels), whole, strict=True):
+    unmatched = []
+    for obj, inside in zip(pending, linker.link_batch([o.label for o in pending]), strict=True):
         exact = [c for c in inside if c.method == "exact"]
         if exact:
             head = max(exact, key=lambda c: c.end)
             linked[obj.index] = _linked(obj, head.uri, head.name, head.score, "exact")
-            continue
-        fuzzy = [(c.score, c.uri, c.name) for c in inside]
+        else:
+            unmatched.append((obj, [(c.score, c.uri, c.name) for c in inside]))
+    whole = linker.fuzzy_lookup([obj.label for obj, _ in unmatched])
+    for (obj, fuzzy), hit in zip(unmatched, whole, strict=True):
         fuzzy += [(hit.score, hit.uri, hit.name)] if hit is not None else []
         if fuzzy:
             score, uri, name = max(fuzzy)
@@ -160,8 +165,9 @@ def link_detections(detections: Sequence[Mapping[str, Any]], linker: Linker, *,
     return link_objects(detection_objects(detections, min_score=min_score), linker)
 
 
-def link_image(data: Any, linker: Linker, *, min_score: float = DEFAULT_MIN_SCORE) -> list[LinkedObject]:
-    """A scene-graph entry (a JSON object with "objects") or a detections list, told apart by shape."""
+def link_image(data: Any, linker: Linker, *,
+               min_score: float = DEFAULT_MIN_SCORE) -> list[LinkedObject]:
+    """A scene-graph entry (a JSON object with "objects") or a detections list, told by shape."""
     if isinstance(data, Mapping):
         return link_scene_graph(data, linker)
     return link_detections(data, linker, min_score=min_score)

@@ -1,9 +1,14 @@
 """Mention candidates: every n-gram of up to four words that could name a ConceptNet concept.
 
-Grounding follows KagNet / MHGRN / QA-GNN (lemma n-grams, stop-word-only and blacklisted candidates
-dropped) with two differences: keys are ConceptNet term keys built with `standardize_text` (never the
-last URI segment, which mis-reads sense-tagged URIs), and overlaps are resolved later by the linker
-(longest exact match), not by keeping the three shortest candidates.
+Grounding follows KagNet / MHGRN / QA-GNN (lemma n-grams; stop-word-only and blacklisted candidates
+dropped) with three differences:
+
+- keys are ConceptNet term keys built like `standardize_text` (never the last URI segment, which
+  mis-reads sense-tagged URIs);
+- a candidate starts and ends on a content word. KagNet drops every question concept holding a
+  stop word; inner ones are kept here ("body of water", "cup of tea"), edge ones add nothing a
+  tighter span lacks ("in the kitchen" -> "kitchen") and would triple the candidates to look up;
+- overlaps are resolved by the linker (longest exact match), not by keeping the three shortest.
 
 spaCy runs on a length-preserving lower-cased copy of the text, so the lookup lemmatizer (whose
 tables are lower-case) sees "Dogs" as "dogs" and every character offset still points into the
@@ -13,14 +18,16 @@ original text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import spacy
+from spacy.attrs import IDX, LEMMA, LENGTH, SPACY
 from spacy.language import Language
-from spacy.tokens import Doc, Token
+from spacy.lookups import load_lookups
+from spacy.tokens import Doc
 
-from kgprune.kg.uri import standardize_text
+from kgprune.kg.uri import standardize_text, tokenize
 
 MAX_NGRAM = 4
 TRAINED_PIPELINE = "en_core_web_sm"
@@ -37,9 +44,8 @@ BLACKLIST = frozenset({
 _CONTENT_STOP_WORDS = frozenset({
     "back", "bottom", "front", "side", "top", "part", "empty", "full", "whole", "name", "serious",
 })
-_JOINERS = frozenset({"-", "–", "/", "'", "’"})
-# `standardize_text` drops these at the start of a term, so the span without them is the same key.
-_SKIPPED_FIRST = frozenset({"a", "an", "the", "to"})
+_JOINERS = frozenset({"-", "\u2013", "/", "'", "\u2019"})  # hyphen, en dash, slash, apostrophes
+_ENGLISH_DROP = frozenset({"a", "an", "the"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,8 @@ class Mention:
     `keys` holds the surface key, then the key with the last word lemmatised ("cutting boards" ->
     "cutting_board"), then every word lemmatised ("cut_board"); duplicates removed.
     `num_content` counts words that are neither stop words nor blacklisted; `content` marks single
-    content words (and noun chunks), the mentions worth a fuzzy look-up when nothing matches.
+    content words (and noun chunks), the mentions worth a fuzzy look-up when nothing matches;
+    `known` marks single words of the English vocabulary, which no spelling fix turns into another.
     """
 
     text: str
@@ -59,6 +66,7 @@ class Mention:
     num_words: int
     num_content: int
     content: bool
+    known: bool
 
     def overlaps(self, start: int, end: int) -> bool:
         return self.start < end and start < self.end
@@ -76,18 +84,27 @@ def load_nlp() -> Language:
     return nlp
 
 
+@functools.cache
+def english_vocabulary() -> Callable[[str], bool]:
+    """Whether a lower-case word is English: a form or a lemma of spaCy's lookup table."""
+    table = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+    lemmas = frozenset(table.values())
+    return lambda word: word in lemmas or word in table
+
+
 def _lower_keep_length(text: str) -> str:
     """Lower-case each character unless that would change its length ("İ" -> "i̇")."""
     return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
 
 
 class MentionExtractor:
-    """Turns text into `Mention`s; one instance per pipeline, reusable across threads of work."""
+    """Turns texts into `Mention`s; build one and reuse it, loading a pipeline takes a while."""
 
     def __init__(self, nlp: Language | None = None, *, max_ngram: int = MAX_NGRAM) -> None:
         self.nlp = nlp or load_nlp()
         self.max_ngram = max_ngram
         self.stop_words = frozenset(self.nlp.Defaults.stop_words) - _CONTENT_STOP_WORDS
+        self.is_english = english_vocabulary()
 
     def extract(self, text: str) -> list[Mention]:
         return self.extract_batch([text])[0]
@@ -98,58 +115,79 @@ class MentionExtractor:
 
     def term_keys(self, text: str) -> tuple[str, ...]:
         """The keys of the whole text as one term (an object label such as "hot dogs")."""
-        doc = self.nlp(_lower_keep_length(text))
-        words = [t for t in doc if standardize_text(t.text)]
-        return self._keys(text, words) if words else ()
+        words = [w for segment in self._segments(self.nlp(_lower_keep_length(text)))
+                 for w in segment]
+        grown = list(self._grow(text, words, set(), content_ends=False)) if words else []
+        return grown[-1].keys if grown and grown[-1].num_words == len(words) else ()
 
     def _mentions(self, text: str, doc: Doc) -> list[Mention]:
         chunk_spans = self._noun_chunks(doc)
         found: list[Mention] = []
         for segment in self._segments(doc):
-            for i in range(len(segment)):
-                if segment[i].lower_ in _SKIPPED_FIRST:
-                    continue
-                for n in range(1, min(self.max_ngram, len(segment) - i) + 1):
-                    mention = self._mention(text, segment[i : i + n], chunk_spans)
-                    if mention is not None:
-                        found.append(mention)
+            for i, first in enumerate(segment):
+                if first.content:
+                    found.extend(self._grow(text, segment[i : i + self.max_ngram], chunk_spans))
         return found
 
-    def _segments(self, doc: Doc) -> Iterable[list[Token]]:
-        """Runs of word tokens; a hyphen or slash glued to both neighbours joins ("hot-dog")."""
-        run: list[Token] = []
-        for token in doc:
-            if standardize_text(token.text):
-                run.append(token)
-            elif not (token.text in _JOINERS and run and not run[-1].whitespace_
-                      and not token.whitespace_ and token.i + 1 < len(doc)):
+    def _segments(self, doc: Doc) -> list[list[_Word]]:
+        """Runs of word tokens; a hyphen or slash glued to both neighbours joins ("hot-dog").
+
+        Reads the doc's attribute array rather than its `Token` objects, which cost more to
+        create than everything else done per token here.
+        """
+        segments: list[list[_Word]] = []
+        run: list[_Word] = []
+        rows = doc.to_array([IDX, LENGTH, SPACY, LEMMA]).tolist()
+        lowered = doc.text
+        for i, (start, length, space, lemma) in enumerate(rows):
+            token = lowered[start : start + length]
+            pieces = _pieces(token)
+            if pieces:
+                lower = token.lower()
+                lemma_text = doc.vocab.strings[lemma].lower() if lemma else lower
+                run.append(_Word(
+                    start=start, end=start + length, lower=lower, pieces=pieces,
+                    lemma_pieces=_pieces(lemma_text), glued=not space,
+                    content=lower not in self.stop_words and lower not in BLACKLIST,
+                ))
+            elif not (token in _JOINERS and run and run[-1].glued and not space
+                      and i + 1 < len(rows)):
                 if run:
-                    yield run
+                    segments.append(run)
                 run = []
         if run:
-            yield run
+            segments.append(run)
+        return segments
 
-    def _mention(self, text: str, words: list[Token], chunks: set[tuple[int, int]]) -> Mention | None:
-        lowers = [t.lower_ for t in words]
-        num_content = sum(w not in self.stop_words and w not in BLACKLIST for w in lowers)
-        if not num_content:
-            return None
-        keys = tuple(k for k in self._keys(text, words) if k not in BLACKLIST)
-        if not keys:
-            return None
-        start, end = words[0].idx, words[-1].idx + len(words[-1].text)
-        single = len(words) == 1 and lowers[0].replace("-", "").replace("'", "").isalpha()
-        return Mention(text=text[start:end], start=start, end=end, keys=keys,
-                       num_words=len(words), num_content=num_content,
-                       content=single or (start, end) in chunks)
+    def _grow(self, text: str, words: list[_Word], chunks: set[tuple[int, int]], *,
+              content_ends: bool = True) -> Iterator[Mention]:
+        """The mentions of `words[:1]`, `words[:2]`, ... (those ending on a content word if
+        `content_ends`): each key grows from the previous one.
 
-    def _keys(self, text: str, words: Sequence[Token]) -> tuple[str, ...]:
-        start, end = words[0].idx, words[-1].idx + len(words[-1].text)
-        lemmas = [_lemma(t) for t in words]
-        surface = standardize_text(text[start:end])
-        last = standardize_text(" ".join([t.lower_ for t in words[:-1]] + lemmas[-1:]))
-        every = standardize_text(" ".join(lemmas))
-        return tuple(dict.fromkeys(k for k in (surface, last, every) if k))
+        Keys come from per-token pieces; `standardize_text` of the span itself only once tokens
+        touch ("don't", "dog's"), where its tokenizer joins what spaCy split.
+        """
+        surface: list[str] = []
+        lemmas: list[str] = []
+        num_content = 0
+        glued = False
+        start = words[0].start if words else 0
+        for n, word in enumerate(words, 1):
+            last = _term_key(surface + list(word.lemma_pieces))
+            surface += word.pieces
+            lemmas += word.lemma_pieces
+            num_content += word.content
+            if word.content or not content_ends:
+                key = _standardize(text[start : word.end]) if glued else _term_key(surface)
+                keys = tuple(k for k in dict.fromkeys((key, last, _term_key(lemmas)))
+                             if k and k not in BLACKLIST)
+                if keys:
+                    single = n == 1 and word.lower.replace("-", "").replace("'", "").isalpha()
+                    yield Mention(text=text[start : word.end], start=start, end=word.end,
+                                  keys=keys, num_words=n, num_content=num_content,
+                                  content=single or (start, word.end) in chunks,
+                                  known=single and self.is_english(word.lower))
+            glued = glued or word.glued
 
     def _noun_chunks(self, doc: Doc) -> set[tuple[int, int]]:
         """Multi-word noun chunks (trained pipelines only), without leading determiners."""
@@ -163,5 +201,32 @@ class MentionExtractor:
         return spans
 
 
-def _lemma(token: Token) -> str:
-    return token.lemma_.lower() if token.lemma_ else token.lower_
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A word token, pre-digested once so each of its n-grams costs only list joins."""
+
+    start: int
+    end: int
+    lower: str
+    pieces: tuple[str, ...]
+    lemma_pieces: tuple[str, ...]
+    glued: bool
+    content: bool
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _pieces(text: str) -> tuple[str, ...]:
+    return tuple(tokenize(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _standardize(text: str) -> str:
+    return standardize_text(text)
+
+
+def _term_key(tokens: list[str]) -> str:
+    """`standardize_text` for text already split by `tokenize`: the same English rules."""
+    kept = [t for t in tokens if t not in _ENGLISH_DROP]
+    if kept and kept[0] == "to":
+        kept = kept[1:]
+    return "_".join(kept or tokens)

@@ -329,11 +329,12 @@ class LadybugStore:
         limit: int = 1000,
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
-        return self._fact_rows("among", {"uris": list(uris)}, view, relations=relations,
-                               limit=limit)
+        return self._fact_rows("among", {"uris": list(dict.fromkeys(uris))}, view,
+                               relations=relations, limit=limit)
 
     def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
-        return [_concept_from_row(r) for r in self._rows(q.GET_CONCEPTS, {"uris": list(uris)})]
+        unique = list(dict.fromkeys(uris))
+        return [_concept_from_row(r) for r in self._rows(q.GET_CONCEPTS, {"uris": unique})]
 
     def iter_concepts(
         self, *, batch_size: int = FETCH_BATCH, view: CoverageView = FULL_VIEW

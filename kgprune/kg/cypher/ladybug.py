@@ -84,7 +84,9 @@ _MATCH_FACT = "MATCH (h:Concept)-[f:FACT]->(t:Concept)"
 ANCHORS: dict[str, tuple[str, str]] = {
     "head": ("MATCH (h:Concept {uri: $uri})-[f:FACT]->(t:Concept)", ""),
     "tail": ("MATCH (h:Concept)-[f:FACT]->(t:Concept {uri: $uri})", ""),
-    "among": (_MATCH_FACT, "h.uri IN $uris AND t.uri IN $uris"),
+    # UNWIND + a key lookup per uri: `c.uri IN $uris` alone scans the whole table.
+    "among": ("UNWIND $uris AS u MATCH (h:Concept {uri: u})-[f:FACT]->(t:Concept)",
+              "t.uri IN $uris"),
     "all": (_MATCH_FACT, ""),
     # Second hop: facts of the neighbours $uris of $uri. Walking out from $uri lets the planner
     # start at one indexed node instead of testing every fact against the list.
@@ -139,7 +141,7 @@ def count_concepts_in_view(parts: ViewParts) -> str:
 
 
 GET_CONCEPTS = (
-    "MATCH (c:Concept) WHERE c.uri IN $uris RETURN c.uri, c.name, c.lang, c.pos, c.source"
+    "UNWIND $uris AS u MATCH (c:Concept {uri: u}) RETURN c.uri, c.name, c.lang, c.pos, c.source"
 )
 ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
 COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
