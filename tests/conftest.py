@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.store import GraphStore, open_store
 
@@ -35,6 +36,16 @@ def vg_dir() -> Path:
 def ladybug_store(tmp_path: Path) -> Iterator[LadybugStore]:
     store = LadybugStore(tmp_path / "kg.lbdb")
     store.ensure_schema()
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LadybugStore]:
+    """The bundled KG in an embedded store, shared by a module's tests: loading takes ~1 s."""
+    store = LadybugStore(tmp_path_factory.mktemp("bundled") / "kg.lbdb")
+    store.ensure_schema()
+    bundled.load_bundled(store)
     yield store
     store.close()
 

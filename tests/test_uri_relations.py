@@ -4,8 +4,14 @@ import pytest
 
 from kgprune.errors import ConfigError
 from kgprune.kg.relations import (
-    ALL_RELATIONS, NEGATIVE_RELATIONS, OPPOSITES, SYMMETRIC_RELATIONS, is_symmetric, neo4j_type,
-    relation_from_neo4j_type, relation_from_uri,
+    ALL_RELATIONS,
+    NEGATIVE_RELATIONS,
+    OPPOSITES,
+    SYMMETRIC_RELATIONS,
+    is_symmetric,
+    neo4j_type,
+    relation_from_neo4j_type,
+    relation_from_uri,
 )
 from kgprune.kg.uri import concept_uri, parse_concept_uri, standardize_text
 

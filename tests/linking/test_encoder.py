@@ -12,7 +12,11 @@ import pytest
 from kgprune.errors import ConfigError
 from kgprune.linking import encoder as encoder_module
 from kgprune.linking.encoder import (
-    MINILM_IDENTITY, HashingEncoder, default_encoder, edit_similarity, encoder_by_name,
+    MINILM_IDENTITY,
+    HashingEncoder,
+    default_encoder,
+    edit_similarity,
+    encoder_by_name,
     encoder_for_identity,
 )
 

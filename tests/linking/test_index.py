@@ -30,9 +30,9 @@ def saved(hashing_index: ConceptIndex, tmp_path: Path) -> Path:
     return hashing_index.save(tmp_path / "index")
 
 
-def test_build_indexes_every_concept_by_name(kg_store: LadybugStore,
+def test_build_indexes_every_concept_by_name(bundled_store: LadybugStore,
                                              hashing_index: ConceptIndex) -> None:
-    assert len(hashing_index) == kg_store.stats().concepts
+    assert len(hashing_index) == bundled_store.stats().concepts
     assert hashing_index.index_type == "flat"
     hits = hashing_index.search(["hot dog", "Cutting Board"], k=3)
     assert [h[0].uri for h in hits] == ["/c/en/hot_dog", "/c/en/cutting_board"]
@@ -51,32 +51,32 @@ def test_search_by_vector_and_edge_cases(hashing_index: ConceptIndex) -> None:
         hashing_index.search(np.zeros((1, 7), dtype=np.float32))
 
 
-def test_progress_reports_every_batch(kg_store: LadybugStore) -> None:
+def test_progress_reports_every_batch(bundled_store: LadybugStore) -> None:
     seen: list[tuple[int, int]] = []
-    ConceptIndex.build(kg_store, encoder=HashingEncoder(dim=32), batch_size=500,
+    ConceptIndex.build(bundled_store, encoder=HashingEncoder(dim=32), batch_size=500,
                        on_progress=lambda done, total: seen.append((done, total)))
-    total = kg_store.stats().concepts
+    total = bundled_store.stats().concepts
     assert seen[0] == (0, total) and seen[-1] == (total, total)
     assert len(seen) == 1 + -(-total // 500)
 
 
-def test_save_load_round_trip(saved: Path, kg_store: LadybugStore,
+def test_save_load_round_trip(saved: Path, bundled_store: LadybugStore,
                               hashing_index: ConceptIndex) -> None:
     assert sorted(p.name for p in saved.iterdir()) == ["ids.json", "index.faiss", "manifest.json"]
     manifest = json.loads((saved / "manifest.json").read_text())
     assert manifest["format_version"] == FORMAT_VERSION and manifest["index_type"] == "flat"
     assert manifest["encoder"] == "hashing-v1-d384" and manifest["dim"] == 384
-    assert manifest["store_version"] == kg_store.version() and manifest["store_url"] == kg_store.url
+    assert manifest["store_version"] == bundled_store.version() and manifest["store_url"] == bundled_store.url
     assert manifest["num_concepts"] == len(hashing_index) and manifest["created"]
-    loaded = ConceptIndex.load(saved, encoder=HashingEncoder(), store=kg_store)
+    loaded = ConceptIndex.load(saved, encoder=HashingEncoder(), store=bundled_store)
     queries = ["umbrela", "kitchen tool", "dog", "crème brûlée"]
     assert loaded.search(queries, k=5) == hashing_index.search(queries, k=5)
     assert loaded.manifest == hashing_index.manifest
 
 
-def test_load_refuses_another_encoder(saved: Path, kg_store: LadybugStore) -> None:
+def test_load_refuses_another_encoder(saved: Path, bundled_store: LadybugStore) -> None:
     with pytest.raises(IndexMismatchError, match=r"\[K104\].*hashing-v1-d384.*hashing-v1-d256"):
-        ConceptIndex.load(saved, encoder=HashingEncoder(dim=256), store=kg_store)
+        ConceptIndex.load(saved, encoder=HashingEncoder(dim=256), store=bundled_store)
 
 
 def test_load_refuses_a_stale_graph(tmp_path: Path, conceptnet_csv: Path) -> None:
@@ -118,11 +118,11 @@ def test_load_refuses_another_store(saved: Path, tmp_path: Path) -> None:
     (lambda d: (d / "index.faiss").unlink(), "K102"),
     (lambda d: (d / "manifest.json").unlink(), "K102"),
 ])
-def test_load_refuses_missing_or_corrupt_files(saved: Path, kg_store: LadybugStore,
+def test_load_refuses_missing_or_corrupt_files(saved: Path, bundled_store: LadybugStore,
                                                damage: object, code: str) -> None:
     damage(saved)  # type: ignore[operator]
     with pytest.raises(InputFormatError, match=rf"\[{code}\].*build-index"):
-        ConceptIndex.load(saved, encoder=HashingEncoder(), store=kg_store)
+        ConceptIndex.load(saved, encoder=HashingEncoder(), store=bundled_store)
 
 
 def test_failed_save_leaves_no_index(hashing_index: ConceptIndex, tmp_path: Path,
@@ -140,14 +140,14 @@ def test_failed_save_leaves_no_index(hashing_index: ConceptIndex, tmp_path: Path
 
 
 def test_failed_resave_keeps_the_old_index(saved: Path, hashing_index: ConceptIndex,
-                                           kg_store: LadybugStore,
+                                           bundled_store: LadybugStore,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index_module.json, "dumps", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         hashing_index.save(saved)
     monkeypatch.undo()
     assert [p.name for p in saved.parent.iterdir()] == ["index"]
-    ConceptIndex.load(saved, encoder=HashingEncoder(), store=kg_store)
+    ConceptIndex.load(saved, encoder=HashingEncoder(), store=bundled_store)
     hashing_index.save(saved)
     assert [p.name for p in saved.parent.iterdir()] == ["index"]
 
@@ -161,16 +161,16 @@ def test_save_refuses_a_foreign_directory(hashing_index: ConceptIndex, tmp_path:
     assert read_manifest(hashing_index.save(empty)).num_concepts == len(hashing_index)
 
 
-def test_hnsw_agrees_with_flat_on_exact_names(hashing_index: ConceptIndex, kg_store: LadybugStore,
+def test_hnsw_agrees_with_flat_on_exact_names(hashing_index: ConceptIndex, bundled_store: LadybugStore,
                                               tmp_path: Path) -> None:
-    hnsw = ConceptIndex.build(kg_store, encoder=HashingEncoder(), flat_max=100)
+    hnsw = ConceptIndex.build(bundled_store, encoder=HashingEncoder(), flat_max=100)
     assert hnsw.index_type == "hnsw"
     names = hashing_index.names
     flat_top = [h[0].uri for h in hashing_index.search(names, k=1)]
     hnsw_top = [h[0].uri for h in hnsw.search(names, k=1)]
     assert hnsw_top == flat_top == hashing_index.uris
     directory = hnsw.save(tmp_path / "hnsw")
-    loaded = ConceptIndex.load(directory, encoder=HashingEncoder(), store=kg_store)
+    loaded = ConceptIndex.load(directory, encoder=HashingEncoder(), store=bundled_store)
     assert loaded.index_type == "hnsw"
     assert [h[0].uri for h in loaded.search(names[:50], k=1)] == flat_top[:50]
 

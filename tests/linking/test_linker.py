@@ -64,28 +64,28 @@ class MeaningEncoder(HashingEncoder):
         return cosine
 
 
-def test_meaning_encoder_is_asked_about_known_words(kg_store: LadybugStore) -> None:
-    index = ConceptIndex.build(kg_store, encoder=MeaningEncoder())
-    linked = Linker(kg_store, index=index).link("a photo of people")
+def test_meaning_encoder_is_asked_about_known_words(bundled_store: LadybugStore) -> None:
+    index = ConceptIndex.build(bundled_store, encoder=MeaningEncoder())
+    linked = Linker(bundled_store, index=index).link("a photo of people")
     assert {(c.mention, c.method) for c in linked} == {("photo", "fuzzy"), ("people", "fuzzy")}
 
 
-def test_without_an_index_only_exact_matches(kg_store: LadybugStore) -> None:
-    exact_only = Linker(kg_store)
+def test_without_an_index_only_exact_matches(bundled_store: LadybugStore) -> None:
+    exact_only = Linker(bundled_store)
     assert _uris(exact_only, "Is the umbrela open?") == {"/c/en/open"}
 
 
-def test_unknown_words_stay_unlinked(linker: Linker, kg_store: LadybugStore,
+def test_unknown_words_stay_unlinked(linker: Linker, bundled_store: LadybugStore,
                                      hashing_index: ConceptIndex) -> None:
     assert linker.link("The zorblax quibbles frantically") == []
-    strict = Linker(kg_store, index=hashing_index, fuzzy_threshold=0.99)
+    strict = Linker(bundled_store, index=hashing_index, fuzzy_threshold=0.99)
     assert _uris(strict, "Is the umbrela open?") == {"/c/en/open"}
-    lenient = Linker(kg_store, index=hashing_index, fuzzy_threshold=0.0)
+    lenient = Linker(bundled_store, index=hashing_index, fuzzy_threshold=0.0)
     assert [c.mention for c in lenient.link("zorblax quibbles")] == ["zorblax"]
 
 
-def test_fuzzy_never_overrides_exact(kg_store: LadybugStore, hashing_index: ConceptIndex) -> None:
-    eager = Linker(kg_store, index=hashing_index, fuzzy_threshold=0.0)
+def test_fuzzy_never_overrides_exact(bundled_store: LadybugStore, hashing_index: ConceptIndex) -> None:
+    eager = Linker(bundled_store, index=hashing_index, fuzzy_threshold=0.0)
     linked = eager.link("a hot dog and a cutting board")
     assert {(c.uri, c.method) for c in linked} == {("/c/en/hot_dog", "exact"),
                                                    ("/c/en/cutting_board", "exact")}
@@ -117,9 +117,9 @@ class CountingStore:
         return self.current
 
 
-def test_one_store_query_per_batch_for_keys_not_seen_before(kg_store: LadybugStore,
+def test_one_store_query_per_batch_for_keys_not_seen_before(bundled_store: LadybugStore,
                                                             hashing_index: ConceptIndex) -> None:
-    counting = CountingStore(kg_store)
+    counting = CountingStore(bundled_store)
     linker = Linker(counting, index=hashing_index)  # type: ignore[arg-type]
     texts = ["hot dog on a plate", "", "the umbrela", "Where is the cutting board?", "dogs"]
     batch = linker.link_batch(texts)

@@ -5,28 +5,26 @@ from pathlib import Path
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.coverage import CoverageView, Strategy
+from kgprune.kg.records import Concept, Fact, assertion_uri
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalConfig, RetrievalQuery
 from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphBatch
-from kgprune.kg.records import Concept, Fact, assertion_uri
-from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
 
 
 def _answers(ctx: KnowledgeContext) -> set[str]:
     return {a.text for a in ctx.answers}
 
 
-def test_known_facts_are_found_and_become_answers(kg, linker, detector) -> None:
-    r = FactRetriever(kg, linker, detector)
+def test_known_facts_are_found_and_become_answers(bundled_store, linker, detector) -> None:
+    r = FactRetriever(bundled_store, linker, detector)
     umbrella = r.retrieve(RetrievalQuery("u", "What is this used for?", ("umbrella",)))
     assert umbrella.image_concepts == ("/c/en/umbrella",)
     assert {"stay dry", "block sun"} <= _answers(umbrella)
     assert abs(sum(a.weight for a in umbrella.answers) - 1.0) < 1e-9
     assert all(f.relation == "UsedFor" for f in umbrella.facts[:3])
     for a in umbrella.answers:
-        assert all(edge in {f.edge_id for f in kg.neighbors("/c/en/umbrella", limit=500)}
+        assert all(edge in {f.edge_id for f in bundled_store.neighbors("/c/en/umbrella", limit=500)}
                    for edge in a.support)
 
     bread = r.retrieve(RetrievalQuery("b", "What is used to cut bread?"))
@@ -36,25 +34,25 @@ def test_known_facts_are_found_and_become_answers(kg, linker, detector) -> None:
     assert "kitchen" in _answers(toaster)
 
 
-def test_answers_come_only_from_the_asked_relation(kg, linker, detector) -> None:
-    ctx = FactRetriever(kg, linker, detector).retrieve(
+def test_answers_come_only_from_the_asked_relation(bundled_store, linker, detector) -> None:
+    ctx = FactRetriever(bundled_store, linker, detector).retrieve(
         RetrievalQuery("d", "What kind of animal is this?", ("dog",)))
     supported = {e for a in ctx.answers for e in a.support}
-    relations = {f.relation for f in kg.neighbors("/c/en/dog", limit=500) if f.edge_id in supported}
+    relations = {f.relation for f in bundled_store.neighbors("/c/en/dog", limit=500) if f.edge_id in supported}
     assert relations == {"IsA"}
     assert "canine" in _answers(ctx)
 
 
-def test_no_concepts_no_facts(kg, linker, detector) -> None:
-    ctx = FactRetriever(kg, linker, detector).retrieve(RetrievalQuery("z", "zxqv blorp?"))
+def test_no_concepts_no_facts(bundled_store, linker, detector) -> None:
+    ctx = FactRetriever(bundled_store, linker, detector).retrieve(RetrievalQuery("z", "zxqv blorp?"))
     assert ctx.facts == () and ctx.answers == ()
 
 
-def test_coverage_views_shrink_results_and_are_nested(kg, linker, detector) -> None:
+def test_coverage_views_shrink_results_and_are_nested(bundled_store, linker, detector) -> None:
     query = RetrievalQuery("c", "What is this used for?", ("cup",))
     def facts(view: CoverageView) -> set[str]:
         cfg = RetrievalConfig(top_k=1000)
-        return {f.edge_id for f in FactRetriever(kg, linker, detector, config=cfg, view=view).retrieve(query).facts}
+        return {f.edge_id for f in FactRetriever(bundled_store, linker, detector, config=cfg, view=view).retrieve(query).facts}
     full = facts(CoverageView())
     for strategy in (Strategy.EDGE, Strategy.RELATION, Strategy.WALK):
         quarter = facts(CoverageView(0.25, 1, strategy))
@@ -64,7 +62,7 @@ def test_coverage_views_shrink_results_and_are_nested(kg, linker, detector) -> N
 
 
 def test_cache_hits_and_is_invalidated_when_the_kg_changes(tmp_path: Path, detector) -> None:
-    store = LadybugStore(tmp_path / "kg.lbdb")
+    store = LadybugStore(tmp_path / "bundled_store.lbdb")
     store.ensure_schema()
     bundled.load_bundled(store)
     cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=store.version())
@@ -86,8 +84,8 @@ def test_cache_hits_and_is_invalidated_when_the_kg_changes(tmp_path: Path, detec
     store.close()
 
 
-def test_context_round_trips_through_json(kg, linker, detector) -> None:
+def test_context_round_trips_through_json(bundled_store, linker, detector) -> None:
     import json
-    ctx = FactRetriever(kg, linker, detector).retrieve(
+    ctx = FactRetriever(bundled_store, linker, detector).retrieve(
         RetrievalQuery("j", "What is the hot dog on the plate made of?"))
     assert KnowledgeContext.from_dict(json.loads(json.dumps(ctx.to_dict()))) == ctx
