@@ -17,12 +17,14 @@ from kgprune.commands.demo import demo_cmd
 from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
 from kgprune.commands.serve import serve_cmd
+from kgprune.commands.vqa import vqa_app
 from kgprune.errors import KgpruneError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Knowledge-graph-guided structured pruning of multimodal models.")
 app.add_typer(kg_app, name="kg")
 app.add_typer(link_app, name="link")
+app.add_typer(vqa_app, name="vqa")
 app.command("demo")(demo_cmd)
 app.command("serve")(serve_cmd)
 
