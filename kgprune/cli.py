@@ -17,6 +17,7 @@ from kgprune.commands.demo import demo_cmd
 from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
 from kgprune.commands.serve import serve_cmd
+from kgprune.commands.train import train_cmd
 from kgprune.commands.vqa import vqa_app
 from kgprune.errors import KgpruneError
 
@@ -27,6 +28,7 @@ app.add_typer(link_app, name="link")
 app.add_typer(vqa_app, name="vqa")
 app.command("demo")(demo_cmd)
 app.command("serve")(serve_cmd)
+app.command("train")(train_cmd)
 
 
 def main() -> None:

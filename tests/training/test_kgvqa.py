@@ -1,0 +1,103 @@
+"""The kgvqa model and adapter: shapes, gradients, loss semantics, the names pruning relies on."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from kgprune.errors import ConfigError
+from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
+from kgprune.vqa.adapters.base import ModelAdapter
+from kgprune.vqa.adapters.kgvqa import UNK, Attention, KgVqaAdapter, KgVqaConfig, build_vocabulary
+from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets
+from tests.training.conftest import SMALL
+
+ANSWERS = (UNK, "metal", "kitchen", "eat", "wood")
+
+
+@pytest.fixture(scope="module")
+def adapter() -> KgVqaAdapter:
+    return KgVqaAdapter.build(SMALL, ANSWERS, seed=0)
+
+
+def _inputs(adapter: KgVqaAdapter, n: int = 3) -> dict[str, torch.Tensor]:
+    images = [Image.new("RGB", (40, 24), (40 * i, 200, 90)) for i in range(n)]
+    return adapter.prepare(images, ["What is this made of?", "Where would you find this?",
+                                    "What is the object on the left used for?"][:n])
+
+
+def test_prepare_forward_backward(adapter: KgVqaAdapter) -> None:
+    inputs = _inputs(adapter)
+    assert isinstance(adapter, ModelAdapter)
+    assert inputs["pixel_values"].shape == (3, 3, 16, 16)
+    assert inputs["input_ids"].shape == (3, 16)
+    assert adapter.logits(inputs).shape == (3, len(ANSWERS))
+    targets = [{"metal": 1.0}, {"kitchen": 0.5, "wood": 0.5}, {"eat": 1.0}]
+    loss = adapter.answer_loss(inputs, targets)
+    assert loss.shape == (3,) and torch.all(loss > 0)
+    loss.sum().backward()
+    assert adapter.model.classifier.weight.grad is not None
+    adapter.model.zero_grad(set_to_none=True)
+    assert all(p in ANSWERS[1:] for p in adapter.predict(inputs))
+
+
+def test_knowledge_loss_reaches_every_encoder(adapter: KgVqaAdapter) -> None:
+    answers = (AnswerCandidate("Metal", "/c/en/metal", 0.7, ()),
+               AnswerCandidate("wood", "/c/en/wood", 0.3, ()))
+    context = KnowledgeContext("1", (), (), (), (), answers, "v")
+    parts = batch_losses(adapter, _inputs(adapter, 1), task=[{}],
+                         knowledge=[knowledge_targets(context)], lam=1.0)
+    assert parts.grounded == 1 and parts.task.item() == 0.0 and parts.knowledge.item() > 0
+    parts.total.backward()
+    model = adapter.model
+    for name, param in (("vision", model.vision.patch_embed.weight),
+                        ("vision attention", model.vision.blocks[0].attn.out_proj.weight),
+                        ("text", model.text.embeddings.word_embeddings.weight),
+                        ("text layer", model.text.encoder.layer[0].attention.self.query.weight),
+                        ("fusion cross-attention", model.fusion[0].cross_attn.out_proj.weight),
+                        ("fusion ffn", model.fusion[1].mlp.fc2.weight)):
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    model.zero_grad(set_to_none=True)
+
+
+def test_answer_loss_semantics(adapter: KgVqaAdapter) -> None:
+    inputs = _inputs(adapter)
+    log_probs = torch.log_softmax(adapter.logits(inputs), dim=-1)
+    with torch.no_grad():
+        loss = adapter.answer_loss(inputs, [{}, {"metal": 0.5, "not in vocab": 0.5},
+                                            {"never seen": 1.0}])
+    assert loss[0].item() == 0.0
+    assert loss[1].item() == pytest.approx(-log_probs[1, ANSWERS.index("metal")].item(), rel=1e-5)
+    assert loss[2].item() == 0.0
+    assert adapter.target_matrix([{"the Metal": 2.0, "wood": 2.0}]).tolist()[0] == [0, .5, 0, 0, .5]
+
+
+def test_pruning_contract(adapter: KgVqaAdapter) -> None:
+    attentions = [m for m in adapter.model.modules() if isinstance(m, Attention)]
+    assert len(attentions) == SMALL.vision_layers + 2 * SMALL.fusion_layers
+    for attention in attentions:
+        assert attention.num_heads * attention.head_dim == attention.out_proj.in_features
+    fc2 = [name for name, _ in adapter.model.named_modules() if name.endswith("mlp.fc2")]
+    assert len(fc2) == SMALL.vision_layers + SMALL.fusion_layers
+
+
+def test_vocabulary_and_config_checks() -> None:
+    vocab = build_vocabulary([["Metal", "metal", "a wood"], ["wood", "glass"]])
+    assert vocab == (UNK, "metal", "wood", "glass")
+    assert build_vocabulary([["x", "b", "b", "the"]], max_size=2) == (UNK, "b")
+    with pytest.raises(ConfigError, match="K403"):
+        KgVqaConfig(size="huge")
+    with pytest.raises(ConfigError, match="K404"):
+        KgVqaConfig(image_size=30, patch_size=8)
+
+
+def test_base_size_is_pretrained_minilm() -> None:
+    base = KgVqaAdapter.build(KgVqaConfig(size="base"), ANSWERS)
+    fresh = KgVqaAdapter.build(KgVqaConfig(size="base"), ANSWERS, pretrained=False)
+    assert base.model.text.config.hidden_size == 384
+    pretrained = base.model.text.embeddings.word_embeddings.weight
+    assert not torch.equal(pretrained, fresh.model.text.embeddings.word_embeddings.weight)
+    assert base.model.state_dict().keys() == fresh.model.state_dict().keys()
+    inputs = base.prepare([Image.new("RGB", (32, 32))], ["What is this made of?"])
+    assert base.answer_loss(inputs, [{"metal": 1.0}]).item() > 0

@@ -1,0 +1,52 @@
+"""`kgprune train` through Typer's CliRunner, on a very small benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgprune.cli import app
+from kgprune.commands import train as command
+from kgprune.errors import ConfigError
+from kgprune.vqa.training import STATE_FILE
+from tests.training.conftest import SMALL, Bench
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _small_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's tiny model is slow for a unit test; the command's path is the same."""
+    monkeypatch.setattr(command, "default_config", lambda size, image_size: SMALL)
+
+
+def _args(bench: Bench, out: Path, *extra: str) -> list[str]:
+    return ["train", "--data", str(bench.path), "--out", str(out), "--epochs", "1",
+            "--batch-size", "16", "--encoder", "hashing", "--seed", "0", *extra]
+
+
+def test_trains_reports_and_resumes(small_bench: Bench, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    result = runner.invoke(app, _args(small_bench, out, "--json"))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["epochs"] == 1 and report["steps"] == -(-len(small_bench.train) // 16)
+    assert report["resumed_from"] == 0 and 0 <= report["val_accuracy"] <= 100
+    assert (out / STATE_FILE).is_file()
+    again = runner.invoke(app, _args(small_bench, out))
+    assert again.exit_code == 0, again.output
+    assert "val accuracy" in again.stdout and "majority answer" in again.stdout
+
+
+def test_refuses_a_foreign_out_dir(small_bench: Bench, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, _args(small_bench, tmp_path))
+    assert isinstance(result.exception, ConfigError) and "K402" in str(result.exception)
+
+
+def test_unknown_size(small_bench: Bench, tmp_path: Path) -> None:
+    result = runner.invoke(app, _args(small_bench, tmp_path / "m", "--size", "huge"))
+    assert isinstance(result.exception, ConfigError) and "K403" in str(result.exception)
