@@ -48,12 +48,14 @@ def test_bundled_graph_loads_with_everyday_knowledge(tmp_path: Path) -> None:
 def test_demo_loads_and_shows_the_graph_and_is_repeatable(tmp_path: Path) -> None:
     runner = CliRunner()
     url = f"ladybug://{tmp_path / 'demo.lbdb'}"
-    first = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing"])
+    first = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing", "--images", "40", "--epochs", "1"])
     assert first.exit_code == 0, first.output
     assert "Knowledge graph" in first.stdout and "Strongest facts" in first.stdout
     assert "/c/en/umbrella" in first.stdout
     assert "stay dry" in first.stdout and "knife" in first.stdout, "retrieved answers are shown"
-    second = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing"])
+    assert "kgvqa-tiny" in first.stdout and "majority answer" in first.stdout
+    assert "hallucination rate" in first.stdout
+    second = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing", "--images", "40", "--epochs", "1"])
     assert second.exit_code == 0
     store = LadybugStore(tmp_path / "demo.lbdb")
     store.ensure_schema()

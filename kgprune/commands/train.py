@@ -12,38 +12,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
-from kgprune.kg.retrieval import FactRetriever
-from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
-from kgprune.kg.store import GraphStore, data_home, default_store_url, open_store
-from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
-from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.kg.store import GraphStore, default_store_url, open_store
+from kgprune.linking.encoder import ENCODER_NAMES
 from kgprune.vqa.adapters.kgvqa import SIZES, KgVqaAdapter, build_vocabulary
-from kgprune.vqa.synthetic import generate_benchmark
+from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
 from kgprune.vqa.training import (
-    build_contexts,
     default_config,
     has_checkpoint,
     load_synthetic_split,
     majority_accuracy,
-    synthetic_queries,
     train,
 )
-
-DEFAULT_IMAGES = 600
-DEFAULT_IMAGE_SIZE = 32
 
 
 def _benchmark(data: Path | None, store: GraphStore, seed: int) -> Path:
     """`--data`, or a default benchmark in the data home, generated on first use."""
     if data is not None:
         return data
-    folder = data_home() / "benchmarks" / f"synthetic-train-{DEFAULT_IMAGES}-s{seed}"
-    if not (folder / "manifest.json").is_file():
-        with err.status(f"Generating a {DEFAULT_IMAGES}-image benchmark in {folder}"):
-            generate_benchmark(folder, store=store, n=DEFAULT_IMAGES, seed=seed,
-                               image_size=DEFAULT_IMAGE_SIZE)
-    return folder
+    with err.status("Preparing the built-in benchmark"):
+        return default_benchmark(store, seed=seed)
 
 
 def _check_out(out_dir: Path) -> None:
@@ -81,14 +68,8 @@ def train_cmd(
         data_dir = _benchmark(data, s, seed)
         train_samples = load_synthetic_split(data_dir, "train")
         val_samples = load_synthetic_split(data_dir, "val")
-        cache = RetrievalCache(default_cache_path(s.url), kg_version=s.version())
-        try:
-            retriever = FactRetriever(s, Linker(s), RelationDetector(encoder_by_name(encoder)),
-                                      cache=cache)
-            with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
-                contexts = build_contexts(retriever, synthetic_queries(data_dir, train_samples))
-        finally:
-            cache.close()
+        with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
+            contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
     image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
     adapter = KgVqaAdapter.build(default_config(size, image_size),
                                  build_vocabulary(s.answers for s in train_samples), seed=seed)

@@ -111,15 +111,23 @@ def _rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> di
     return {key: value[index] for key, value in inputs.items()}
 
 
+def predict_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
+                    inputs: Mapping[str, torch.Tensor] | None = None,
+                    batch_size: int = 64) -> list[str]:
+    """The arg-max answer per sample."""
+    inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
+    predictions: list[str] = []
+    for i in range(0, len(samples), batch_size):
+        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
+    return predictions
+
+
 def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
              inputs: Mapping[str, torch.Tensor] | None = None, batch_size: int = 64) -> float:
     """VQA accuracy x100 of the arg-max answers."""
     if not samples:
         return 0.0
-    inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
-    predictions: list[str] = []
-    for i in range(0, len(samples), batch_size):
-        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
+    predictions = predict_samples(adapter, samples, inputs, batch_size)
     scores = [vqa_accuracy(p, s.answers) for p, s in zip(predictions, samples, strict=True)]
     return 100 * sum(scores) / len(scores)
 
