@@ -11,7 +11,7 @@ from PIL import Image
 from transformers import BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
 
 from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
-from kgprune.vqa.adapters.hf_loading import answer_pairs, check_batch, tiny_tokenizer
+from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_loss, tiny_tokenizer
 
 MAX_NEW_TOKENS = 10
 """VQA answers are a few words; a short budget keeps evaluation fast."""
@@ -70,16 +70,13 @@ class BlipAdapter:
                                        encoder_attention_mask=image_mask).last_hidden_state
 
     def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        batch = inputs["input_ids"].shape[0]
-        check_batch(targets, batch)
+        return generative_answer_loss(inputs["input_ids"].shape[0], targets, self._device(),
+                                      lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
+
+    def _mean_nll(self, inputs: ModelInputs, pairs: list[AnswerPair],
+                  rows: torch.Tensor) -> torch.Tensor:
         device = self._device()
-        losses = torch.zeros(batch, device=device)
-        pairs = answer_pairs(targets)
-        if not pairs:
-            return losses
         questions = self._question_states(inputs)
-        rows = torch.tensor([row for row, _, _ in pairs], device=device)
-        weights = torch.tensor([w for _, _, w in pairs], device=device)
         answers = self.processor.tokenizer([a for _, a, _ in pairs], padding=True,
                                            return_tensors="pt").to(device)
         ids = answers["input_ids"].clone()
@@ -89,8 +86,7 @@ class BlipAdapter:
                                          encoder_attention_mask=inputs["attention_mask"][rows]).logits
         token_nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), ids[:, 1:], reduction="none")
         mask = answers["attention_mask"][:, 1:].float()
-        mean_nll = (token_nll * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-        return losses.index_add(0, rows, weights * mean_nll)
+        return (token_nll * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
     def predict(self, inputs: ModelInputs) -> list[str]:
         output = self.model.generate(input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"],

@@ -25,7 +25,7 @@ from transformers import (
 )
 
 from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
-from kgprune.vqa.adapters.hf_loading import answer_pairs, check_batch
+from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_loss
 
 PROMPT = "USER: <image>\n{question} ASSISTANT:"
 """The llava-1.5 conversation format."""
@@ -117,15 +117,11 @@ class LlavaAdapter:
         return left(sequences, pad), mask, left(labels, -100)
 
     def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        batch = inputs["input_ids"].shape[0]
-        check_batch(targets, batch)
-        device = self._device()
-        losses = torch.zeros(batch, device=device)
-        pairs = answer_pairs(targets)
-        if not pairs:
-            return losses
-        rows = torch.tensor([row for row, _, _ in pairs], device=device)
-        weights = torch.tensor([w for _, _, w in pairs], device=device)
+        return generative_answer_loss(inputs["input_ids"].shape[0], targets, self._device(),
+                                      lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
+
+    def _mean_nll(self, inputs: ModelInputs, pairs: list[AnswerPair],
+                  rows: torch.Tensor) -> torch.Tensor:
         input_ids, attention_mask, labels = self._rows(inputs, pairs)
         logits = self.model(input_ids=input_ids, attention_mask=attention_mask,
                             pixel_values=inputs["pixel_values"][rows]).logits
@@ -133,8 +129,7 @@ class LlavaAdapter:
         token_nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), shifted,
                                     reduction="none", ignore_index=-100)
         counted = (shifted != -100).float()
-        mean_nll = token_nll.sum(dim=1) / counted.sum(dim=1).clamp(min=1)
-        return losses.index_add(0, rows, weights * mean_nll)
+        return token_nll.sum(dim=1) / counted.sum(dim=1).clamp(min=1)
 
     def predict(self, inputs: ModelInputs) -> list[str]:
         with torch.no_grad():

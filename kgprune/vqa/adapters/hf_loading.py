@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import torch
 from transformers import BertTokenizer, ProcessorMixin
 
 from kgprune.errors import ConfigError, Errors, InputFormatError
@@ -160,3 +161,22 @@ def answer_pairs(targets: Sequence[AnswerTargets]) -> list[tuple[int, str, float
     """(sample, answer, weight) for every positively weighted answer; the rows a generative loss scores."""
     return [(i, answer, float(weight)) for i, target in enumerate(targets)
             for answer, weight in target.items() if weight > 0]
+
+
+AnswerPair = tuple[int, str, float]
+
+
+def generative_answer_loss(
+    batch: int, targets: Sequence[AnswerTargets], device: torch.device,
+    mean_nll: Callable[[list[AnswerPair], torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """Per sample, Σ weight × mean NLL of the answer's tokens; `mean_nll` scores the
+    (sample, answer) rows, given the pairs and their sample indices."""
+    check_batch(targets, batch)
+    losses = torch.zeros(batch, device=device)
+    pairs = answer_pairs(targets)
+    if not pairs:
+        return losses
+    rows = torch.tensor([row for row, _, _ in pairs], device=device)
+    weights = torch.tensor([w for _, _, w in pairs], device=device)
+    return losses.index_add(0, rows, weights * mean_nll(pairs, rows))
