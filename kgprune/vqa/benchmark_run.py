@@ -9,21 +9,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext
 from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
 from kgprune.kg.store import GraphStore, data_home
 from kgprune.linking.encoder import encoder_by_name
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter
+from kgprune.vqa.adapters.base import ModelAdapter
+from kgprune.vqa.adapters.hf_loading import load_hf_adapter
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.metrics import vqa_accuracy
 from kgprune.vqa.synthetic import generate_benchmark
 from kgprune.vqa.training import (
     build_contexts,
+    has_checkpoint,
+    load_trained,
     majority_accuracy,
-    predict_samples,
+    open_image,
     sample_id,
     synthetic_queries,
 )
@@ -53,6 +58,23 @@ def retrieve_contexts(store: GraphStore, data_dir: Path, samples: Sequence[VqaSa
         cache.close()
 
 
+def load_model(path: Path) -> ModelAdapter:
+    """A `kgprune train` checkpoint, or a Hugging Face model folder (ViLT, BLIP, LLaVA-style)."""
+    return load_trained(path) if has_checkpoint(path) else load_hf_adapter(path)
+
+
+def predict(adapter: ModelAdapter, samples: Sequence[VqaSample], *,
+            batch_size: int = 32) -> list[str]:
+    """Answers of any adapter, in batches of images and questions."""
+    answers: list[str] = []
+    with torch.inference_mode():
+        for start in range(0, len(samples), batch_size):
+            chunk = samples[start : start + batch_size]
+            inputs = adapter.prepare([open_image(s) for s in chunk], [s.question for s in chunk])
+            answers += adapter.predict(inputs)
+    return answers
+
+
 @dataclass(frozen=True, slots=True)
 class SplitScores:
     n: int
@@ -61,11 +83,11 @@ class SplitScores:
     hallucination_rate: float
 
 
-def score_split(adapter: KgVqaAdapter, store: GraphStore, samples: Sequence[VqaSample],
+def score_split(adapter: ModelAdapter, store: GraphStore, samples: Sequence[VqaSample],
                 contexts: dict[str, KnowledgeContext],
                 train_samples: Sequence[VqaSample]) -> SplitScores:
     """VQA accuracy, the majority-answer bar, and the hallucination rate against the full KG."""
-    predictions = predict_samples(adapter, samples)
+    predictions = predict(adapter, samples)
     accuracy = 100 * sum(vqa_accuracy(p, s.answers)
                          for p, s in zip(predictions, samples, strict=True)) / len(samples)
     report = hallucination_rate(samples, {s.question_id: p for s, p in zip(samples, predictions,

@@ -89,7 +89,7 @@ def majority_accuracy(train_samples: Sequence[VqaSample],
     return 100 * sum(vqa_accuracy(answer, s.answers) for s in val_samples) / len(val_samples)
 
 
-def _open_image(sample: VqaSample) -> Image.Image:
+def open_image(sample: VqaSample) -> Image.Image:
     try:
         with Image.open(sample.image_path) as image:  # type: ignore[arg-type]
             return image.convert("RGB")
@@ -101,7 +101,7 @@ def _open_image(sample: VqaSample) -> Image.Image:
 def encode_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
                    batch_size: int = 64) -> dict[str, torch.Tensor]:
     """All inputs as tensors once: images are small, and decoding PNGs every epoch is the cost."""
-    parts = [adapter.prepare([_open_image(s) for s in samples[i:i + batch_size]],
+    parts = [adapter.prepare([open_image(s) for s in samples[i:i + batch_size]],
                              [s.question for s in samples[i:i + batch_size]])
              for i in range(0, len(samples), batch_size)]
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
@@ -111,23 +111,15 @@ def _rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> di
     return {key: value[index] for key, value in inputs.items()}
 
 
-def predict_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
-                    inputs: Mapping[str, torch.Tensor] | None = None,
-                    batch_size: int = 64) -> list[str]:
-    """The arg-max answer per sample."""
-    inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
-    predictions: list[str] = []
-    for i in range(0, len(samples), batch_size):
-        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
-    return predictions
-
-
 def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
              inputs: Mapping[str, torch.Tensor] | None = None, batch_size: int = 64) -> float:
     """VQA accuracy x100 of the arg-max answers."""
     if not samples:
         return 0.0
-    predictions = predict_samples(adapter, samples, inputs, batch_size)
+    inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
+    predictions: list[str] = []
+    for i in range(0, len(samples), batch_size):
+        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
     scores = [vqa_accuracy(p, s.answers) for p, s in zip(predictions, samples, strict=True)]
     return 100 * sum(scores) / len(scores)
 
