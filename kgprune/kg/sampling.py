@@ -41,17 +41,6 @@ class ViewFilter:
     source: str = ""
     edge_ids: frozenset[str] | None = None
 
-    def contains(self, fact: Fact, head_cov: float, tail_cov: float) -> bool:
-        rot = (stable_unit(fact.edge_id) + self.shift) % 1.0
-        return (
-            rot < self.fact_level
-            and rot < self.relation_levels.get(fact.relation, 1.0)
-            and (head_cov + self.shift) % 1.0 < self.concept_level
-            and (tail_cov + self.shift) % 1.0 < self.concept_level
-            and (not self.source or fact.source == self.source)
-            and (self.edge_ids is None or fact.edge_id in self.edge_ids)
-        )
-
 
 class FactSource(Protocol):
     """What resolving a view needs from a store: a version and a pass over all facts."""

@@ -58,7 +58,3 @@ def parse_concept_uri(uri: str) -> ParsedConcept:
         raise ConfigError(Errors.K013.format(uri=uri))
     pos = parts[4] if len(parts) > 4 and parts[4] in _POS_TAGS else ""
     return ParsedConcept(uri="/".join(parts[:4]), lang=parts[2], term=parts[3], pos=pos)
-
-
-def is_concept_uri(uri: str) -> bool:
-    return uri.startswith("/c/")

@@ -267,9 +267,11 @@ class LadybugStore:
             params["edge_ids"] = sorted(vf.edge_ids)
         return frozenset(parts), params
 
-    def _fact_rows(self, anchor: str, params: dict[str, Any], view: CoverageView, *,
+    def _fact_rows(self, anchor: str, params: dict[str, Any],
+                   resolved: tuple[q.ViewParts, dict[str, Any]], *,
                    relations: Sequence[str] | None = None, limit: int | None = None) -> list[Fact]:
-        parts, view_params = self._view(view)
+        """Facts of one anchored query; `resolved` is `self._view(view)`, resolved once per read."""
+        parts, view_params = resolved
         if relations:
             params = {**params, "relations": [check_relation(r) for r in relations]}
         statement = q.fact_query(anchor, relations=bool(relations), parts=parts, limit=limit)
@@ -295,8 +297,10 @@ class LadybugStore:
     def _best(self, anchors: tuple[str, str], params: dict[str, Any],
               relations: Sequence[str] | None, limit: int, view: CoverageView) -> list[Fact]:
         """Best facts over both directions: one query each, merged."""
+        resolved = self._view(view)
         found = [f for anchor in anchors
-                 for f in self._fact_rows(anchor, params, view, relations=relations, limit=limit)]
+                 for f in self._fact_rows(anchor, params, resolved, relations=relations,
+                                          limit=limit)]
         unique = {f.edge_id: f for f in found}
         return sorted(unique.values(), key=lambda f: (-f.weight, f.edge_id))[:limit]
 
@@ -329,7 +333,7 @@ class LadybugStore:
         limit: int = 1000,
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
-        return self._fact_rows("among", {"uris": list(dict.fromkeys(uris))}, view,
+        return self._fact_rows("among", {"uris": list(dict.fromkeys(uris))}, self._view(view),
                                relations=relations, limit=limit)
 
     def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
@@ -347,7 +351,7 @@ class LadybugStore:
         yield from _batched(rows, _concept_from_row, batch_size)
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
-        return self._fact_rows("all", {}, view, limit=limit)
+        return self._fact_rows("all", {}, self._view(view), limit=limit)
 
     def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
         statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
