@@ -30,6 +30,14 @@ class SchemaMismatchError(BackendError):
     """A graph store holds data in a layout this version does not read."""
 
 
+class PruningError(KgpruneError):
+    """A model cannot be scored, planned, sliced, saved or loaded as asked."""
+
+
+class ExperimentError(KgpruneError):
+    """A study's configuration or its results directory is unusable."""
+
+
 class Errors:
     """Message templates; format them with the named fields."""
 
@@ -116,3 +124,8 @@ class Errors:
     K424 = "[K424] Cannot load the model or its processor from {path}: {reason}. The folder needs the weights (*.safetensors) and the processor/tokenizer files; save both with save_pretrained."
     K425 = "[K425] Unknown model family '{family}'. Known families: {known}."
     K426 = "[K426] Got {targets} answer distributions for a batch of {batch}; pass one per sample, in order."
+    K500 = "[K500] No prunable units found in {model}: kgprune looks for attention modules (q/k/v + out_proj/o_proj, BERT query/key/value + output.dense, fused qkv + projection) and feed-forward blocks (fc1/fc2, gate/up/down_proj, intermediate.dense/output.dense). Found module types: {found}."
+    K501 = "[K501] {path}: {problem}. The attention module's projections do not match its head count; kgprune cannot split it into heads."
+
+    K502 = "[K502] {source} is not a kgprune pruning plan: {problem}. Write it with PruningPlan.to_json or `kgprune prune`."
+    K503 = "[K503] {source} does not fit this model at group '{key}': {problem}. Apply a plan to the model it was made for."
