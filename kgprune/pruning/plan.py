@@ -140,3 +140,27 @@ def check_plan(plan: PruningPlan, units: UnitSet | Sequence[Any], *, source: str
             raise PruningError(Errors.K503.format(
                 source=source, key=group.key,
                 problem=f"kept indices {list(group.kept)} must be distinct, in range and not empty"))
+
+
+def compose(first: PruningPlan, then: PruningPlan) -> PruningPlan:
+    """One plan, relative to the original model, for `first` followed by `then`.
+
+    `then` indexes the units that `first` kept, so its indices are mapped back through `first`.
+    """
+    later = {g.key: g for g in then.groups}
+    groups = []
+    for group in first.groups:
+        step = later.get(group.key)
+        if step is None:
+            groups.append(group)
+            continue
+        kv = None
+        if step.kept_kv is not None:
+            kv = tuple(group.kept_kv[i] if group.kept_kv is not None else i for i in step.kept_kv)
+        elif group.kept_kv is not None:
+            kv = group.kept_kv
+        groups.append(GroupPlan(group.key, group.kind, group.tower, group.layer, group.total,
+                                tuple(group.kept[i] for i in step.kept), kv))
+    return PruningPlan(tuple(groups), criterion=then.criterion, target_ratio=then.target_ratio,
+                       removed_params=first.removed_params + then.removed_params,
+                       prunable_params=first.prunable_params, settings=then.settings)

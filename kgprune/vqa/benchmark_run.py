@@ -5,12 +5,14 @@ Shared by `kgprune train` and `kgprune demo`, so both read the same data and jud
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext
 from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
 from kgprune.kg.store import GraphStore, data_home
@@ -19,18 +21,23 @@ from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.adapters.hf_loading import load_hf_adapter
+from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.metrics import vqa_accuracy
 from kgprune.vqa.synthetic import generate_benchmark
 from kgprune.vqa.training import (
+    ProgressFn,
     build_contexts,
+    default_config,
     has_checkpoint,
+    load_synthetic_split,
     load_trained,
     majority_accuracy,
     open_image,
     sample_id,
     synthetic_queries,
+    train,
 )
 
 DEFAULT_IMAGES = 600
@@ -47,20 +54,43 @@ def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
 
 
 def retrieve_contexts(store: GraphStore, data_dir: Path, samples: Sequence[VqaSample], *,
-                      encoder: str = "auto") -> dict[str, KnowledgeContext]:
-    """One context per sample, through the on-disk retrieval cache."""
+                      encoder: str = "auto",
+                      view: CoverageView = FULL_VIEW) -> dict[str, KnowledgeContext]:
+    """One context per sample, through the on-disk retrieval cache; facts come from `view`."""
     cache = RetrievalCache(default_cache_path(store.url), kg_version=store.version())
     try:
         retriever = FactRetriever(store, Linker(store), RelationDetector(encoder_by_name(encoder)),
-                                  cache=cache)
+                                  view=view, cache=cache)
         return build_contexts(retriever, synthetic_queries(data_dir, samples))
     finally:
         cache.close()
 
 
 def load_model(path: Path) -> ModelAdapter:
-    """A `kgprune train` checkpoint, or a Hugging Face model folder (ViLT, BLIP, LLaVA-style)."""
+    """A `kgprune train` checkpoint, a pruned model, or a Hugging Face model folder (ViLT, BLIP,
+    LLaVA-style)."""
+    from kgprune.pruning.saved import is_pruned_dir, load_pruned
+
+    if is_pruned_dir(path):
+        return load_pruned(path)
     return load_trained(path) if has_checkpoint(path) else load_hf_adapter(path)
+
+
+def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed: int = 0,
+                  epochs: int = 15, lam: float = 0.5, lr: float = 2e-3,
+                  on_progress: ProgressFn | None = None) -> Path:
+    """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
+    home per (benchmark, size, epochs, λ, seed) and resumed if a run was interrupted."""
+    checkpoint = (data_home() / "models"
+                  / f"kgvqa-{size}-{data_dir.name}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+    train_samples = load_synthetic_split(data_dir, "train")
+    contexts = retrieve_contexts(store, data_dir, train_samples)
+    image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
+    adapter = KgVqaAdapter.build(default_config(size, image_size),
+                                 build_vocabulary(s.answers for s in train_samples), seed=seed)
+    train(adapter, train_samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
+          epochs=epochs, lr=lr, seed=seed, on_progress=on_progress)
+    return checkpoint
 
 
 def predict(adapter: ModelAdapter, samples: Sequence[VqaSample], *,

@@ -1,0 +1,246 @@
+"""Iterative pruning: R rounds of score -> plan -> slice -> fine-tune, checkpointed after each round.
+
+Round r removes units until the share `ratio * r / R` of the ORIGINAL model's prunable parameters
+is gone, so the rounds share the target evenly whatever the floors and rounding did before. Every
+round is saved as a pruned model (weights + manifest) in `.<out>.rounds/round-r/` plus a
+`round-r.json` record written after it; a killed run restarts from the last complete round and,
+because every random choice is seeded by (seed, round), ends where an uninterrupted run ends. The
+result is written to `out` in one rename; `out` is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from kgprune.errors import ConfigError, Errors
+from kgprune.pruning.data import PruningData
+from kgprune.pruning.finetune import FinetuneConfig, FinetuneReport, finetune
+from kgprune.pruning.gates import Gates
+from kgprune.pruning.importance import ImportanceScores, ScoringBatch, criterion_by_name
+from kgprune.pruning.plan import PruningPlan, compose, keep_all
+from kgprune.pruning.planner import PlanConfig, build_plan
+from kgprune.pruning.saved import is_pruned_dir, load_pruned, save_pruned
+from kgprune.pruning.surgery import apply_plan
+from kgprune.pruning.units import UnitSet, discover_units
+from kgprune.vqa.adapters.base import ModelAdapter
+
+ROUND_RECORD = "round-{r}.json"
+ROUND_DIR = "round-{r}"
+RESULT_RECORD = "schedule.json"
+EventFn = Callable[[str, Mapping[str, Any]], None]
+"""Called with an event name ("importance", "finetune_step", "round") and its figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class PruneConfig:
+    method: str = "knowledge"
+    ratio: float = 0.3
+    rounds: int = 3
+    importance_samples: int = 256
+    importance_batch: int = 32
+    lam: float = 0.5
+    """λ of the `combined` and `taylor` criteria (fine-tuning has its own)."""
+    compensate: bool = False
+    """Add removed FFN neurons' mean contribution to the down projection's bias."""
+    seed: int = 0
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ratio < 1:
+            raise ConfigError(Errors.K565.format(problem=f"ratio {self.ratio} is outside [0, 1)"))
+        if self.rounds < 1 or self.importance_samples < 1 or self.importance_batch < 1:
+            raise ConfigError(Errors.K565.format(
+                problem="rounds, importance samples and importance batch size must be >= 1"))
+
+    def criterion_options(self) -> dict[str, Any]:
+        if self.method == "random":
+            return {"seed": self.seed}
+        if self.method in ("combined", "taylor"):
+            return {"lam": self.lam}
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["plan"] = asdict(self.plan)
+        data["finetune"] = self.finetune.to_dict()
+        return json.loads(json.dumps(data))
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRecord:
+    round: int
+    removed_ratio: float
+    """Share of the original prunable parameters removed after this round."""
+    params: int
+    importance_seconds: float
+    finetune: dict[str, float]
+    plan: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    adapter: ModelAdapter
+    plan: PruningPlan
+    """Relative to the original model."""
+    rounds: tuple[RoundRecord, ...]
+    out_dir: Path
+    resumed_from: int
+
+
+def _main_process() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def rounds_dir(out_dir: Path) -> Path:
+    return out_dir.with_name(f".{out_dir.name}.rounds")
+
+
+def _finished_rounds(work: Path, config: PruneConfig) -> list[RoundRecord]:
+    """Records of the rounds already done in `work`, after checking they were made with `config`."""
+    records: list[RoundRecord] = []
+    for r in range(1, config.rounds + 1):
+        path = work / ROUND_RECORD.format(r=r)
+        if not path.is_file() or not is_pruned_dir(work / ROUND_DIR.format(r=r)):
+            break
+        data = json.loads(path.read_text(encoding="utf-8"))
+        saved, requested = data["config"], config.to_dict()
+        for key in sorted(set(saved) | set(requested)):
+            if saved.get(key) != requested.get(key):
+                raise ConfigError(Errors.K564.format(path=work, field=key, saved=saved.get(key),
+                                                     requested=requested.get(key)))
+        records.append(RoundRecord(**data["record"]))
+    return records
+
+
+def _mean_activations(adapter: ModelAdapter, units: UnitSet,
+                      batches: list[ScoringBatch]) -> dict[str, torch.Tensor]:
+    """Each FFN neuron's mean activation over the scoring batches, for bias compensation."""
+    with Gates(adapter.model, units.neurons, record=True) as gates, torch.no_grad():
+        for batch in batches:
+            adapter.answer_loss(batch.inputs, batch.task)
+        return {g.key: gates.activation_mean(g.key)[:, 0] for g in units.neurons}
+
+
+def score_units(adapter: ModelAdapter, data: PruningData, config: PruneConfig, *,
+                round_index: int = 1, units: UnitSet | None = None,
+                meta: Mapping[str, Any] | None = None) -> ImportanceScores:
+    """Importance of every unit of the current model on the round's scoring samples."""
+    units = units or discover_units(adapter.model)
+    batches = data.scoring_batches(adapter, samples=config.importance_samples,
+                                   batch_size=config.importance_batch,
+                                   seed=config.seed * 7919 + round_index)
+    criterion = criterion_by_name(config.method, **config.criterion_options())
+    scores = criterion.score(adapter, units, batches)
+    if meta:
+        scores.meta.update(meta)
+    return scores
+
+
+def _check_out(out_dir: Path, config: PruneConfig) -> bool:
+    """True when `out_dir` already holds this very result (a re-run is then a no-op)."""
+    if not out_dir.exists():
+        return False
+    record = out_dir / RESULT_RECORD
+    if record.is_file():
+        saved = json.loads(record.read_text(encoding="utf-8")).get("config")
+        if saved == config.to_dict():
+            return True
+        raise ConfigError(Errors.K563.format(path=out_dir, problem="made with other settings"))
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        return False
+    raise ConfigError(Errors.K563.format(path=out_dir, problem="not an empty directory"))
+
+
+def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir: Path, *,
+          teacher: ModelAdapter | None = None, info: Mapping[str, Any] | None = None,
+          on_event: EventFn | None = None) -> PruneResult:
+    """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`."""
+    out_dir = Path(out_dir)
+    emit = on_event or (lambda _name, _data: None)
+    if _check_out(out_dir, config):
+        done = json.loads((out_dir / RESULT_RECORD).read_text(encoding="utf-8"))
+        loaded = load_pruned(out_dir)
+        return PruneResult(loaded, PruningPlan.from_dict(done["plan"]),
+                           tuple(RoundRecord(**r) for r in done["rounds"]), out_dir,
+                           resumed_from=config.rounds)
+    work = rounds_dir(out_dir)
+    original = discover_units(adapter.model)
+    prunable = original.num_params
+    composed = keep_all(original)
+    records = _finished_rounds(work, config) if work.is_dir() else []
+    if records:
+        adapter = load_pruned(work / ROUND_DIR.format(r=records[-1].round))
+        composed = PruningPlan.from_dict(records[-1].plan)
+    resumed_from = len(records)
+    for r in range(resumed_from + 1, config.rounds + 1):
+        units = discover_units(adapter.model)
+        goal = config.ratio * r / config.rounds * prunable
+        share = min(0.99, max(0.0, (goal - composed.removed_params) / units.num_params))
+        start = time.perf_counter()
+        scores = score_units(adapter, data, config, round_index=r, units=units)
+        importance_seconds = time.perf_counter() - start
+        emit("importance", {"round": r, "seconds": importance_seconds})
+        compensation = None
+        if config.compensate:
+            compensation = _mean_activations(adapter, units, data.scoring_batches(
+                adapter, samples=config.importance_samples, batch_size=config.importance_batch,
+                seed=config.seed * 7919 + r))
+        step_plan = build_plan(units, scores, replace(config.plan, ratio=share))
+        apply_plan(adapter.model, step_plan, units=units, compensation=compensation)
+        composed = compose(composed, replace(step_plan, prunable_params=prunable))
+        composed = replace(composed, criterion=config.method, target_ratio=config.ratio)
+        tuned: FinetuneReport = finetune(
+            adapter, data, replace(config.finetune, seed=config.seed), round_index=r,
+            teacher=teacher,
+            on_progress=lambda done, total, r=r: emit("finetune_step",
+                                                      {"round": r, "step": done, "total": total}))
+        record = RoundRecord(
+            round=r, removed_ratio=composed.removed_ratio,
+            params=sum(p.numel() for p in adapter.model.parameters()),
+            importance_seconds=importance_seconds, finetune=asdict(tuned), plan=composed.to_dict())
+        if _main_process():
+            work.mkdir(parents=True, exist_ok=True)
+            round_dir = work / ROUND_DIR.format(r=r)
+            if round_dir.exists():
+                shutil.rmtree(round_dir)
+            save_pruned(adapter, composed, round_dir, info={**(info or {}), "round": r})
+            _write_json(work / ROUND_RECORD.format(r=r),
+                        {"config": config.to_dict(), "record": record.to_dict()})
+        _barrier()
+        records.append(record)
+        emit("round", record.to_dict())
+    if _main_process():
+        save_pruned(adapter, composed, out_dir,
+                    info={**(info or {}), "schedule": config.to_dict(),
+                          "rounds": [r.to_dict() for r in records]})
+        _write_json(out_dir / RESULT_RECORD,
+                    {"config": config.to_dict(), "plan": composed.to_dict(),
+                     "rounds": [r.to_dict() for r in records]})
+        shutil.rmtree(work, ignore_errors=True)
+    _barrier()
+    return PruneResult(adapter, composed, tuple(records), out_dir, resumed_from)
