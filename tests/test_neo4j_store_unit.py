@@ -277,3 +277,20 @@ def test_stats_in_a_partial_view_count_concepts_at_fact_ends(
     view_params = {"rel_types": ALL_TYPES, **_view_params(fact_level=0.25)}
     concepts_call = call(q.COUNT_CONCEPTS_IN_VIEW, view_params, **READ)
     assert driver.execute_query.call_args_list[1] == concepts_call
+
+
+def test_unit_scores_replace_the_run_in_one_transaction(
+    store: Neo4jStore, tx: MagicMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backend, "ROWS_PER_STATEMENT", 2)
+    rows = [{"relation": "UsedFor", "uid": f"r1|fusion.0.mlp|{i}", "group": "fusion.0.mlp",
+             "index": i, "kind": "neurons", "tower": "fusion", "layer": 0, "kept": i != 1,
+             "score": 1.0 / (i + 1), "rank": i, "criterion": "knowledge"} for i in range(3)]
+    written = store.write_unit_scores("r1", rows)
+    assert tx.run.call_args_list == [
+        call(q.DELETE_RUN_UNIT_SCORES, {"run": "r1"}),
+        call(q.MERGE_UNIT_SCORES, {"rows": [{**rows[0], "run": "r1"}, {**rows[1], "run": "r1"}]}),
+        call(q.MERGE_UNIT_SCORES, {"rows": [{**rows[2], "run": "r1"}]}),
+    ]
+    assert written == 3
+    tx.commit.assert_called_once_with()

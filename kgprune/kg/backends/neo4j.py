@@ -206,6 +206,26 @@ class Neo4jStore:
             counts.object_relations += created
         return counts
 
+    def write_unit_scores(self, run: str, rows: Sequence[Row]) -> int:
+        """Replace run `run`'s relation -> unit importance edges with `rows` (one transaction).
+
+        Each row: relation, uid, group, index, kind, tower, layer, kept, score, rank, criterion.
+        Returns the number of SERVED_BY relationships written.
+        """
+        with self._translated_errors(), self._driver.session(database=self.database) as session:
+            tx = session.begin_transaction()
+            try:
+                tx.run(q.DELETE_RUN_UNIT_SCORES, {"run": run}).consume()
+                written = 0
+                for chunk in _chunks(rows, ROWS_PER_STATEMENT):
+                    written += _run(tx, q.MERGE_UNIT_SCORES,
+                                    [{**r, "run": run} for r in chunk]).relationships_created
+                tx.commit()
+            except Exception:
+                tx.rollback()
+                raise
+        return written
+
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
         nodes = self._read(q.COUNT_NODES, {})[0]
         concepts = nodes["concepts"]

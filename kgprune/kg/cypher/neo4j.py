@@ -204,7 +204,27 @@ READ_STATEMENTS: dict[str, str] = {
     "COUNT_CONCEPTS_IN_VIEW": COUNT_CONCEPTS_IN_VIEW,
     "COUNT_FACTS": COUNT_FACTS,
 }
+# -- which relations the units of a pruned model serve -------------------------------------------
+
+RELATION = "Relation"
+UNIT = "ModelUnit"
+SERVED_BY = "SERVED_BY"
+MERGE_UNIT_SCORES = (
+    "UNWIND $rows AS row "
+    "MERGE (rel:`Relation` {name: row.relation}) "
+    "MERGE (u:`ModelUnit` {uid: row.uid}) "
+    "SET u.run = row.run, u.group = row.group, u.index = row.index, u.kind = row.kind, "
+    "u.tower = row.tower, u.layer = row.layer, u.kept = row.kept "
+    "MERGE (rel)-[s:`SERVED_BY` {run: row.run}]->(u) "
+    "SET s.score = row.score, s.rank = row.rank, s.criterion = row.criterion"
+)
+DELETE_RUN_UNIT_SCORES = (
+    "MATCH (u:`ModelUnit` {run: $run}) DETACH DELETE u"
+)
+
 WRITE_STATEMENTS: dict[str, str] = {
+    "MERGE_UNIT_SCORES": MERGE_UNIT_SCORES,
+    "DELETE_RUN_UNIT_SCORES": DELETE_RUN_UNIT_SCORES,
     "MERGE_IMAGES": MERGE_IMAGES,
     "MERGE_OBJECTS": MERGE_OBJECTS,
     "LINK_OBJECTS_TO_IMAGES": LINK_OBJECTS_TO_IMAGES,
@@ -212,7 +232,15 @@ WRITE_STATEMENTS: dict[str, str] = {
     "MERGE_OBJECT_RELATIONS": MERGE_OBJECT_RELATIONS,
     "SET_META": SET_META,
 }
+CREATE_UNIT_UID_CONSTRAINT = (
+    "CREATE CONSTRAINT `model_unit_uid` IF NOT EXISTS FOR (u:`ModelUnit`) REQUIRE u.uid IS UNIQUE"
+)
+CREATE_RELATION_NAME_CONSTRAINT = (
+    "CREATE CONSTRAINT `relation_name` IF NOT EXISTS FOR (r:`Relation`) REQUIRE r.name IS UNIQUE"
+)
 SCHEMA_STATEMENTS: dict[str, str] = {
+    "CREATE_UNIT_UID_CONSTRAINT": CREATE_UNIT_UID_CONSTRAINT,
+    "CREATE_RELATION_NAME_CONSTRAINT": CREATE_RELATION_NAME_CONSTRAINT,
     "CREATE_CONCEPT_URI_CONSTRAINT": CREATE_CONCEPT_URI_CONSTRAINT,
     "CREATE_IMAGE_ID_CONSTRAINT": CREATE_IMAGE_ID_CONSTRAINT,
     "CREATE_OBJECT_ID_CONSTRAINT": CREATE_OBJECT_ID_CONSTRAINT,
