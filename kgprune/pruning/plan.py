@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgprune.errors import Errors, PruningError
-from kgprune.pruning.units import HeadGroup, UnitSet
+from kgprune.pruning.units import UnitSet
 
 PLAN_FORMAT = 1
 
@@ -116,11 +116,9 @@ class PruningPlan:
 
 def keep_all(units: UnitSet) -> PruningPlan:
     """The plan that removes nothing."""
-    groups = []
-    for g in units:
-        kv = tuple(range(g.num_kv_heads)) if isinstance(g, HeadGroup) and g.is_gqa else None
-        groups.append(GroupPlan(g.key, g.kind, g.tower, g.layer, g.size, tuple(range(g.size)), kv))
-    return PruningPlan(tuple(groups), prunable_params=units.num_params)
+    groups = tuple(GroupPlan(g.key, g.kind, g.tower, g.layer, g.size, tuple(range(g.size)))
+                   for g in units)
+    return PruningPlan(groups, prunable_params=units.num_params)
 
 
 def check_plan(plan: PruningPlan, units: UnitSet | Sequence[Any], *, source: str = "plan") -> None:
