@@ -1,0 +1,174 @@
+"""What each study's report shows: its main table's metrics, extra tables, and which variants it
+compares seed by seed. Everything else in the reports is the same for every study."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kgprune.experiments.aggregate import Group, Paired, paired
+from kgprune.experiments.records import CellRecord
+from kgprune.experiments.spec import FULL
+from kgprune.experiments.tables import (
+    FIELD_LABELS,
+    ReportTable,
+    describe_fields,
+    format_field,
+    format_stat,
+    metric_info,
+    ordered_metrics,
+)
+
+Comparisons = Callable[[Sequence[CellRecord]], list[Paired]]
+QUALITY = ("accuracy", "hallucination")
+UNSTATED: Mapping[str, Any] = {"coverage": 1.0, "strategy": "edge", "tower": "", "layer_range": None,
+                               "train_data": "", "eval_data": "", "quantize": "none"}
+"""Values a caption leaves out: the defaults every study starts from (λ is always stated)."""
+COST = ("step_s", "finetune_s")
+
+
+def _pairs(records: Sequence[CellRecord], field: str, a: Any, b: Any,
+           metrics: Sequence[str] = QUALITY) -> list[Paired]:
+    return [p for m in metrics for p in paired(records, metric=m, field=field, a=a, b=b,
+                                                  higher_is_better=metric_info(m).higher_is_better)]
+
+
+def _values(records: Sequence[CellRecord], field: str) -> list[Any]:
+    return list(dict.fromkeys(getattr(r.cell, field) for r in records))
+
+
+def knowledge_vs_magnitude(records: Sequence[CellRecord]) -> list[Paired]:
+    return _pairs(records, "method", "knowledge", "magnitude")
+
+
+def knowledge_vs_others(records: Sequence[CellRecord]) -> list[Paired]:
+    return [p for m in _values(records, "method") if m not in ("knowledge", FULL)
+            for p in _pairs(records, "method", "knowledge", m)]
+
+
+def with_vs_without_loss(records: Sequence[CellRecord]) -> list[Paired]:
+    return [p for lam in sorted(_values(records, "lam")) if lam > 0
+            for p in _pairs(records, "lam", lam, 0.0)]
+
+
+def loss_cost(records: Sequence[CellRecord]) -> list[Paired]:
+    return [p for lam in sorted(_values(records, "lam")) if lam > 0
+            for p in _pairs(records, "lam", lam, 0.0, COST)]
+
+
+def partial_vs_full_coverage(records: Sequence[CellRecord]) -> list[Paired]:
+    return [p for c in sorted(_values(records, "coverage")) if c < 1.0
+            for p in _pairs(records, "coverage", c, 1.0)]
+
+
+def pruned_vs_full(records: Sequence[CellRecord]) -> list[Paired]:
+    return [p for m in _values(records, "method") if m != FULL
+            for p in _pairs(records, "method", m, FULL)]
+
+
+@dataclass(frozen=True, slots=True)
+class StudyLayout:
+    metrics: tuple[str, ...]
+    """The main table's metric columns, where measured."""
+    comparisons: Comparisons
+
+
+LAYOUTS: Mapping[str, StudyLayout] = {
+    "sweep": StudyLayout(QUALITY + ("speedup", "memory_mb", "params_ratio"),
+                         knowledge_vs_magnitude),
+    "ablate-loss": StudyLayout(QUALITY, with_vs_without_loss),
+    "ablate-importance": StudyLayout(QUALITY + ("importance_s",), knowledge_vs_others),
+    "ablate-coverage": StudyLayout(QUALITY, partial_vs_full_coverage),
+    "sensitivity": StudyLayout(QUALITY, pruned_vs_full),
+    "cross-domain": StudyLayout(QUALITY, knowledge_vs_magnitude),
+    "quantize": StudyLayout(("accuracy", "memory_mb", "speedup", "latency_ms_b1",
+                             "params_ratio"), knowledge_vs_magnitude),
+    "overhead": StudyLayout(("importance_s", "finetune_s", "step_s"), loss_cost),
+}
+
+
+def layout_of(study: str, groups: Sequence[Group]) -> StudyLayout:
+    """The study's layout; a study without one shows every metric and compares nothing."""
+    if study in LAYOUTS:
+        return LAYOUTS[study]
+    return StudyLayout(tuple(ordered_metrics({m for g in groups for m in g.stats})),
+                       lambda records: [])
+
+
+def varying_fields(groups: Sequence[Group]) -> list[str]:
+    """Method and compression always; other cell fields where the pruned groups differ (the
+    full model's fields are normalised away, so it would make every field look varied)."""
+    pruned = [g for g in groups if g.fields["method"] != FULL] or list(groups)
+    return [f for f in FIELD_LABELS if f in ("method", "ratio")
+            or len({g.fields[f] for g in pruned}) > 1]
+
+
+def main_table(study: str, groups: Sequence[Group]) -> ReportTable:
+    fields = varying_fields(groups)
+    present = {m for g in groups for m in g.stats}
+    metrics = [m for m in layout_of(study, groups).metrics if m in present]
+    rows = tuple(tuple(format_field(f, g.fields[f]) for f in fields) + (str(len(g.seeds)),)
+                 + tuple(format_stat(g.stats.get(m), m) for m in metrics) for g in groups)
+    caption = "Mean ± half-width of the 95% t-interval over n seeds."
+    pruned = [g for g in groups if g.fields["method"] != FULL]
+    if pruned:
+        constant = [f for f in FIELD_LABELS if f not in fields
+                    and pruned[0].fields[f] != UNSTATED.get(f, ...)]
+        if constant:
+            caption += f" Every pruned cell: {describe_fields(pruned[0].fields, constant)}."
+    title = "Table 1: methods by compression" if study == "sweep" else f"{study}: results"
+    return ReportTable(title, tuple(FIELD_LABELS[f] for f in fields) + ("n",)
+                       + tuple(metric_info(m).label for m in metrics), rows, caption,
+                       text_columns=len(fields))
+
+
+def domain_table(groups: Sequence[Group], metric: str = "accuracy") -> ReportTable | None:
+    """Table 2's layout: one row per method and ratio, one column per evaluation set."""
+    sets = list(dict.fromkeys(g.fields["eval_data"] for g in groups if metric in g.stats))
+    if len(sets) < 2:
+        return None
+    rows: dict[tuple[str, float], dict[str, str]] = {}
+    for g in groups:
+        if metric in g.stats:
+            row = rows.setdefault((g.fields["method"], g.fields["ratio"]), {})
+            row[g.fields["eval_data"]] = format_stat(g.stats[metric], metric)
+    return ReportTable(
+        f"{metric_info(metric).label} by evaluation set (Table 2 layout)",
+        ("method", "compression", *sets),
+        tuple((m, format_field("ratio", r), *(row.get(s, "–") for s in sets))
+              for (m, r), row in rows.items()),
+        "Mean ± half-width of the 95% t-interval over seeds.", text_columns=2)
+
+
+def overhead_table(groups: Sequence[Group]) -> ReportTable | None:
+    """Importance time against fine-tuning time, and step time against λ = 0 (same method)."""
+    rows = []
+    for g in groups:
+        if "step_s" not in g.stats and "importance_s" not in g.stats:
+            continue
+        base = next((h for h in groups if h.fields["lam"] == 0.0
+                     and {k: v for k, v in h.fields.items() if k != "lam"}
+                     == {k: v for k, v in g.fields.items() if k != "lam"}), None)
+        step = (f"{g.stats['step_s'].mean / base.stats['step_s'].mean - 1:+.1%}"
+                if base is not None and "step_s" in g.stats and "step_s" in base.stats
+                and g is not base else "–")
+        share = (f"{g.stats['importance_s'].mean / g.stats['finetune_s'].mean:.1%}"
+                 if "importance_s" in g.stats and g.stats.get("finetune_s")
+                 and g.stats["finetune_s"].mean > 0 else "–")
+        rows.append((g.fields["method"], format_field("lam", g.fields["lam"]), step, share))
+    if not rows:
+        return None
+    return ReportTable("Overhead", ("method", "λ", "step time vs λ = 0",
+                                    "importance / fine-tuning time"), tuple(rows),
+                       "Ratios of means over seeds; the paper reports +12% per step for the "
+                       "knowledge loss and +18% training time for importance estimation.",
+                       text_columns=2)
+
+
+def study_tables(study: str, groups: Sequence[Group]) -> list[ReportTable]:
+    tables = [main_table(study, groups)]
+    extra = {"cross-domain": domain_table, "overhead": overhead_table}.get(study)
+    if extra is not None and (table := extra(groups)) is not None:
+        tables.append(table)
+    return tables

@@ -1,0 +1,161 @@
+"""Reports from cells.jsonl: CSV columns, JSON, Markdown tables and PNG figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from kgprune.errors import ExperimentError
+from kgprune.experiments.config import load_spec
+from kgprune.experiments.report import (
+    REPORT_MD,
+    RESULTS_CSV,
+    RESULTS_JSON,
+    SUMMARY_CSV,
+    render_report,
+)
+from kgprune.experiments.run_dir import CELLS
+from kgprune.experiments.runner import run_study
+from kgprune.experiments.spec import CELL_FIELDS
+
+from .conftest import FormulaRunner
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(tmp_path: Path, study: str, *sets: str, runner: FormulaRunner | None = None) -> Path:
+    run_dir = tmp_path / study
+    spec = load_spec(study, sets=list(sets))
+    run_study(spec, runner or FormulaRunner(), run_dir, Console(file=StringIO()))
+    return run_dir
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open(encoding="utf-8")))
+
+
+def _assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and min(image.size) > 100
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """full + knowledge + magnitude at 20% and 50%, seeds 0-2: 15 cells."""
+    return _run(tmp_path_factory.mktemp("report"), "sweep", "methods=full,knowledge,magnitude",
+                "ratios=0.2,0.5", "seeds=0,1,2")
+
+
+def test_results_csv_has_one_row_per_cell(sweep: Path) -> None:
+    rows = _rows(sweep / RESULTS_CSV)
+    header = next(csv.reader((sweep / RESULTS_CSV).open(encoding="utf-8")))
+    assert header[:len(CELL_FIELDS) + 3] == ["cell_id", *CELL_FIELDS, "wall_s", "finished_utc"]
+    assert header[len(CELL_FIELDS) + 3:] == ["accuracy", "hallucination", "speedup",
+                                             "ideal_speedup", "memory_mb", "params_ratio",
+                                             "importance_s", "step_s", "finetune_s"]
+    assert len(rows) == 15
+    row = next(r for r in rows if r["cell_id"] == "knowledge-r0.2-lam0.5-s1")
+    assert float(row["accuracy"]) == pytest.approx(75 - 20 * 0.2 + 0.5)
+    assert (row["method"], row["ratio"], row["seed"], row["layer_range"]) == \
+        ("knowledge", "0.2", "1", "")
+
+
+def test_summary_csv_has_one_row_per_group_with_intervals(sweep: Path) -> None:
+    rows = _rows(sweep / SUMMARY_CSV)
+    assert len(rows) == 5
+    row = next(r for r in rows if r["method"] == "knowledge" and r["ratio"] == "0.2")
+    half = 4.302653 * 0.5 / math.sqrt(3)  # accuracies 71, 71.5, 72: std 0.5
+    assert (row["n"], row["seeds"]) == ("3", "0 1 2")
+    assert float(row["accuracy_mean"]) == pytest.approx(71.5)
+    assert float(row["accuracy_std"]) == pytest.approx(0.5)
+    assert float(row["accuracy_ci_low"]) == pytest.approx(71.5 - half)
+    assert float(row["accuracy_ci_high"]) == pytest.approx(71.5 + half)
+
+
+def test_results_json_holds_every_number(sweep: Path) -> None:
+    results = json.loads((sweep / RESULTS_JSON).read_text(encoding="utf-8"))
+    assert (results["study"], results["finished_cells"], results["total_cells"]) == \
+        ("sweep", 15, 15)
+    assert len(results["cells"]) == 15 and len(results["groups"]) == 5
+    assert results["inputs"]["spec"]["ratios"] == [0.2, 0.5]
+    accuracy = {c["fields"]["ratio"]: c for c in results["comparisons"]
+                if c["metric"] == "accuracy"}
+    assert accuracy[0.2]["diff"]["mean"] == pytest.approx(0.8)  # penalty 24 vs 20, times 0.2
+    assert accuracy[0.5]["diff"]["mean"] == pytest.approx(2.0)
+    assert accuracy[0.5]["wins"] == 3 and accuracy[0.5]["seeds"] == [0, 1, 2]
+    assert sorted(results["plots"]) == ["accuracy_vs_compression.png",
+                                        "hallucination_vs_compression.png",
+                                        "speedup_vs_ideal.png"]
+
+
+def test_report_md_has_table_1_and_the_paired_comparison(sweep: Path) -> None:
+    text = (sweep / REPORT_MD).read_text(encoding="utf-8")
+    assert "### Table 1: methods by compression" in text
+    assert ("| method | compression | n | accuracy (%) | hallucination (%) | speedup | "
+            "memory (MB) | params kept |") in text
+    assert "| full | 0% | 3 | 75.5 ± 1.2 | 11.8 ± 0.6 | 1.00× ± 0.00 | 400.0 ± 0.0 |" in text
+    assert "| knowledge | 20% | 3 | 71.5 ± 1.2 | 15.8 ± 0.6 |" in text
+    assert "| knowledge − magnitude | compression 50% | accuracy (%) | 2.0 | [2.0, 2.0] | " \
+           "3/0/0 | 3 |" in text
+    assert "![accuracy vs compression](accuracy_vs_compression.png)" in text
+    assert "Partial" not in text and "kgprune experiment sweep --config config.toml" in text
+
+
+def test_figures_are_pngs_and_only_where_there_is_data(sweep: Path) -> None:
+    for name in ("accuracy_vs_compression.png", "hallucination_vs_compression.png",
+                 "speedup_vs_ideal.png"):
+        _assert_png(sweep / name)
+    assert not (sweep / "accuracy_vs_coverage.png").exists()
+    assert not (sweep / "layer_sensitivity.png").exists()
+
+
+def test_coverage_and_sensitivity_studies_draw_their_figures(tmp_path: Path) -> None:
+    coverage = _run(tmp_path, "ablate-coverage", "seeds=0,1", "coverages=0.5,1.0",
+                    "strategies=edge,walk")
+    _assert_png(coverage / "accuracy_vs_coverage.png")
+    assert not (coverage / "accuracy_vs_compression.png").exists()
+    assert "| KG coverage 50% − KG coverage 100% |" in (coverage / REPORT_MD).read_text("utf-8")
+    sensitivity = _run(tmp_path, "sensitivity", "seeds=0,1", "towers=vision,text",
+                       "layer_ranges=0-1,2-3")
+    _assert_png(sensitivity / "layer_sensitivity.png")
+    groups = json.loads((sensitivity / RESULTS_JSON).read_text("utf-8"))["comparisons"]
+    drops = {(c["fields"]["tower"], tuple(c["fields"]["layer_range"])): c["diff"]["mean"]
+             for c in groups if c["metric"] == "accuracy"}
+    assert drops == {(t, r): pytest.approx(-0.4 * 20 - 1 - r[0])
+                     for t in ("vision", "text") for r in ((0, 1), (2, 3))}
+
+
+def test_a_partial_run_reports_what_finished_and_rerenders(tmp_path: Path) -> None:
+    spec_sets = ("methods=full,knowledge,magnitude", "ratios=0.2,0.5", "seeds=0,1")
+    cells = load_spec("sweep", sets=list(spec_sets)).cells()
+    with pytest.raises(RuntimeError):
+        _run(tmp_path, "sweep", *spec_sets, runner=FormulaRunner(fail_on=cells[4].cell_id))
+    run_dir = tmp_path / "sweep"
+    (run_dir / "layer_sensitivity.png").write_bytes(PNG)  # a stale figure of an earlier render
+    report = render_report(run_dir)
+    assert (report.finished, report.total) == (4, 10)
+    text = (run_dir / REPORT_MD).read_text(encoding="utf-8")
+    assert "**Partial**: 6 cells have not finished" in text
+    assert not (run_dir / "layer_sensitivity.png").exists()
+    assert len(_rows(run_dir / RESULTS_CSV)) == 4
+
+
+def test_reporting_a_run_without_finished_cells_is_an_error(tmp_path: Path) -> None:
+    first = load_spec("overhead").cells()[0].cell_id
+    with pytest.raises(RuntimeError):
+        _run(tmp_path, "overhead", runner=FormulaRunner(fail_on=first))
+    assert not (tmp_path / "overhead" / CELLS).exists()
+    with pytest.raises(ExperimentError, match="K615"):
+        render_report(tmp_path / "overhead")
+    with pytest.raises(ExperimentError, match=r"K612.*inputs\.json"):
+        render_report(tmp_path / "nothing")

@@ -1,0 +1,70 @@
+"""Data-parallel scoring: two gloo processes, each scoring its shard, end with one process's scores
+and therefore the same plan."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from kgprune.pruning.importance import ImportanceScores, criterion_by_name
+from kgprune.pruning.plan import PruningPlan
+from kgprune.pruning.planner import PlanConfig, build_plan
+from kgprune.pruning.units import discover_units
+from tests.pruning import color_task
+
+WORLD = 2
+CRITERIA = ("knowledge", "taylor", "activation")
+CONFIG = PlanConfig(ratio=0.3)
+
+
+def _score_all(out: Path, prefix: str) -> None:
+    """Score a seeded tiny kgvqa on 11 batches (uneven shards), save scores and plans."""
+    torch.set_num_threads(1)
+    adapter = color_task.adapter(seed=0)
+    units = discover_units(adapter.model)
+    batches = color_task.batches(adapter, color_task.samples(42, seed=5), 4)
+    for name in CRITERIA:
+        scores = criterion_by_name(name).score(adapter, units, batches)
+        scores.save(out / f"{prefix}-{name}")
+        plan = build_plan(units, scores, CONFIG)
+        (out / f"{prefix}-{name}.plan.json").write_text(plan.to_json())
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        _score_all(Path(out), f"rank{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+def test_two_gloo_ranks_give_the_single_process_scores_and_plan(tmp_path: Path) -> None:
+    """~10 s, nearly all of it the two spawned interpreters importing torch and transformers."""
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    _score_all(tmp_path, "single")
+    for name in CRITERIA:
+        single = ImportanceScores.load(tmp_path / f"single-{name}")
+        plan = PruningPlan.from_json((tmp_path / f"single-{name}.plan.json").read_text())
+        assert not plan.is_empty
+        for rank in range(WORLD):
+            ranked = ImportanceScores.load(tmp_path / f"rank{rank}-{name}")
+            assert ranked.samples == single.samples > 0
+            for key, values in single.scores.items():
+                torch.testing.assert_close(ranked[key], values, rtol=1e-5, atol=1e-12)
+            assert PruningPlan.from_json(
+                (tmp_path / f"rank{rank}-{name}.plan.json").read_text()) == plan
