@@ -14,8 +14,11 @@ from rich.markup import escape
 
 from kgprune.commands.common import err
 from kgprune.commands.demo import demo_cmd
+from kgprune.commands.experiment import experiment_app
 from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
+from kgprune.commands.prune import importance_cmd, prune_cmd
+from kgprune.commands.report import report
 from kgprune.commands.serve import serve_cmd
 from kgprune.commands.train import train_cmd
 from kgprune.commands.vqa import vqa_app
@@ -26,9 +29,13 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
 app.add_typer(kg_app, name="kg")
 app.add_typer(link_app, name="link")
 app.add_typer(vqa_app, name="vqa")
+app.add_typer(experiment_app, name="experiment")
 app.command("demo")(demo_cmd)
 app.command("serve")(serve_cmd)
 app.command("train")(train_cmd)
+app.command("prune")(prune_cmd)
+app.command("importance")(importance_cmd)
+app.command("report")(report)
 
 
 def main() -> None:

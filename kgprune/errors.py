@@ -186,3 +186,6 @@ class Errors:
     K544 = "[K544] save_pruned cannot save this model: {problem}."
     K545 = "[K545] `info` is not JSON data: {problem}. Pass strings, numbers, booleans, lists and dicts with string keys (data, KG view, seeds ...)."
     K546 = "[K546] {what} must be {expected}, got {value}."
+    K630 = "[K630] Cell {cell} prunes no unit: its tower and layer range match none of the model's groups ({found}). Set towers / layer_ranges to ones the model has."
+    K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
+    K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."

@@ -28,7 +28,7 @@ from kgprune.pruning.finetune import FinetuneConfig, FinetuneReport, finetune
 from kgprune.pruning.gates import Gates
 from kgprune.pruning.importance import ImportanceScores, ScoringBatch, criterion_by_name
 from kgprune.pruning.plan import PruningPlan, compose, keep_all
-from kgprune.pruning.planner import PlanConfig, build_plan
+from kgprune.pruning.planner import PlanConfig, build_plan, unit_flops
 from kgprune.pruning.saved import is_pruned_dir, load_pruned, save_pruned
 from kgprune.pruning.surgery import apply_plan
 from kgprune.pruning.units import UnitSet, discover_units
@@ -82,6 +82,9 @@ class RoundRecord:
     round: int
     removed_ratio: float
     """Share of the original prunable parameters removed after this round."""
+    removed_cost: float
+    """Cost (parameters or FLOPs, as the plan's target) removed so far, of `total_cost`."""
+    total_cost: float
     params: int
     importance_seconds: float
     finetune: dict[str, float]
@@ -137,6 +140,22 @@ def _finished_rounds(work: Path, config: PruneConfig) -> list[RoundRecord]:
     return records
 
 
+def _prunable_cost(units: UnitSet, plan: PlanConfig, costs: Mapping[str, float] | None) -> float:
+    groups = [g for g in units if not plan.is_protected(g)]
+    if costs is None:
+        return float(sum(g.num_params for g in groups))
+    return float(sum(costs[g.key] * g.size for g in groups))
+
+
+def _flop_costs(adapter: ModelAdapter, units: UnitSet, batch: ScoringBatch) -> dict[str, float]:
+    """FLOPs per unit per sample, from the tokens each group sees on one batch."""
+    with Gates(adapter.model, units, record=True) as gates, torch.no_grad():
+        adapter.answer_loss(batch.inputs, batch.task)
+        samples = len(batch.task)
+        tokens = {g.key: gates.tokens_seen(g.key) / samples for g in units}
+    return unit_flops(units, tokens)
+
+
 def _mean_activations(adapter: ModelAdapter, units: UnitSet,
                       batches: list[ScoringBatch]) -> dict[str, torch.Tensor]:
     """Each FFN neuron's mean activation over the scoring batches, for bias compensation."""
@@ -147,18 +166,17 @@ def _mean_activations(adapter: ModelAdapter, units: UnitSet,
 
 
 def score_units(adapter: ModelAdapter, data: PruningData, config: PruneConfig, *,
-                round_index: int = 1, units: UnitSet | None = None,
+                batches: list[ScoringBatch] | None = None, units: UnitSet | None = None,
                 meta: Mapping[str, Any] | None = None) -> ImportanceScores:
-    """Importance of every unit of the current model on the round's scoring samples."""
+    """Importance of every unit of the current model on `batches` (default: the first round's
+    scoring samples)."""
     units = units or discover_units(adapter.model)
-    batches = data.scoring_batches(adapter, samples=config.importance_samples,
-                                   batch_size=config.importance_batch,
-                                   seed=config.seed * 7919 + round_index)
+    if batches is None:
+        batches = data.scoring_batches(adapter, samples=config.importance_samples,
+                                       batch_size=config.importance_batch,
+                                       seed=config.seed * 7919 + 1)
     criterion = criterion_by_name(config.method, **config.criterion_options())
-    scores = criterion.score(adapter, units, batches)
-    if meta:
-        scores.meta.update(meta)
-    return scores
+    return criterion.score(adapter, units, batches, meta=dict(meta or {}))
 
 
 def _check_out(out_dir: Path, config: PruneConfig) -> bool:
@@ -190,27 +208,34 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
                            resumed_from=config.rounds)
     work = rounds_dir(out_dir)
     original = discover_units(adapter.model)
-    prunable = original.num_params
-    composed = keep_all(original)
+    prunable = sum(g.num_params for g in original if not config.plan.is_protected(g))
+    composed = replace(keep_all(original), prunable_params=prunable)
     records = _finished_rounds(work, config) if work.is_dir() else []
+    removed_cost, total_cost = 0.0, None
     if records:
         adapter = load_pruned(work / ROUND_DIR.format(r=records[-1].round))
         composed = PruningPlan.from_dict(records[-1].plan)
+        removed_cost, total_cost = records[-1].removed_cost, records[-1].total_cost
     resumed_from = len(records)
     for r in range(resumed_from + 1, config.rounds + 1):
         units = discover_units(adapter.model)
-        goal = config.ratio * r / config.rounds * prunable
-        share = min(0.99, max(0.0, (goal - composed.removed_params) / units.num_params))
+        batches = data.scoring_batches(adapter, samples=config.importance_samples,
+                                       batch_size=config.importance_batch,
+                                       seed=config.seed * 7919 + r)
+        costs = _flop_costs(adapter, units, batches[0]) if config.plan.target == "flops" else None
+        current = _prunable_cost(units, config.plan, costs)
+        total_cost = current if total_cost is None else total_cost
+        goal = config.ratio * r / config.rounds * total_cost
+        share = min(0.99, max(0.0, (goal - removed_cost) / current)) if current else 0.0
         start = time.perf_counter()
-        scores = score_units(adapter, data, config, round_index=r, units=units)
+        scores = score_units(adapter, data, config, batches=batches, units=units)
         importance_seconds = time.perf_counter() - start
         emit("importance", {"round": r, "seconds": importance_seconds})
         compensation = None
         if config.compensate:
-            compensation = _mean_activations(adapter, units, data.scoring_batches(
-                adapter, samples=config.importance_samples, batch_size=config.importance_batch,
-                seed=config.seed * 7919 + r))
-        step_plan = build_plan(units, scores, replace(config.plan, ratio=share))
+            compensation = _mean_activations(adapter, units, batches)
+        step_plan = build_plan(units, scores, replace(config.plan, ratio=share), costs=costs)
+        removed_cost += float(step_plan.settings["removed_cost"])
         apply_plan(adapter.model, step_plan, units=units, compensation=compensation)
         composed = compose(composed, replace(step_plan, prunable_params=prunable))
         composed = replace(composed, criterion=config.method, target_ratio=config.ratio)
@@ -220,7 +245,8 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
             on_progress=lambda done, total, r=r: emit("finetune_step",
                                                       {"round": r, "step": done, "total": total}))
         record = RoundRecord(
-            round=r, removed_ratio=composed.removed_ratio,
+            round=r, removed_ratio=composed.removed_ratio, removed_cost=removed_cost,
+            total_cost=total_cost,
             params=sum(p.numel() for p in adapter.model.parameters()),
             importance_seconds=importance_seconds, finetune=asdict(tuned), plan=composed.to_dict())
         if _main_process():

@@ -45,11 +45,13 @@ DEFAULT_IMAGE_SIZE = 32
 
 
 def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
-                      image_size: int = DEFAULT_IMAGE_SIZE) -> Path:
+                      image_size: int = DEFAULT_IMAGE_SIZE, variant: str = "standard") -> Path:
     """A benchmark in the data home, generated on first use and reused after."""
-    folder = data_home() / "benchmarks" / f"synthetic-{n}-px{image_size}-s{seed}"
+    suffix = "" if variant == "standard" else f"-{variant}"
+    folder = data_home() / "benchmarks" / f"synthetic-{n}-px{image_size}-s{seed}{suffix}"
     if not (folder / "manifest.json").is_file():
-        generate_benchmark(folder, store=store, n=n, seed=seed, image_size=image_size)
+        generate_benchmark(folder, store=store, n=n, seed=seed, image_size=image_size,
+                           variant=variant)
     return folder
 
 

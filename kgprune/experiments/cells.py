@@ -1,0 +1,223 @@
+"""The cell runner behind every study: prune the trained model as a cell says, evaluate, measure.
+
+`prepare` does what all cells share once per session: the knowledge graph, the benchmark, the
+trained model (trained on first use and cached in the data home), the knowledge contexts, and
+the unpruned model's latency and FLOPs that speedups are relative to. Each cell then starts from
+a fresh copy of the trained model, so cells never leak into each other. Importance and
+fine-tuning see the cell's coverage view; evaluation and hallucination always use the full KG.
+Every method gets the same scoring samples, fine-tuning steps and evaluation split.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgprune.errors import Errors, ExperimentError
+from kgprune.experiments.records import CellResult
+from kgprune.experiments.spec import FULL, Cell, Settings, StudySpec
+from kgprune.kg import bundled
+from kgprune.kg.coverage import FULL_VIEW, CoverageView
+from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.kg.store import default_store_url, open_store
+from kgprune.pruning.data import PruningData
+from kgprune.pruning.finetune import FinetuneConfig
+from kgprune.pruning.importance import CRITERIA
+from kgprune.pruning.measure import Measurement, measure_adapter
+from kgprune.pruning.planner import PlanConfig
+from kgprune.pruning.quantize import quantize_int8
+from kgprune.pruning.schedule import PruneConfig, prune
+from kgprune.pruning.units import discover_units
+from kgprune.vqa.adapters.base import ModelAdapter
+from kgprune.vqa.benchmark_run import (
+    default_benchmark,
+    load_model,
+    retrieve_contexts,
+    score_split,
+    train_builtin,
+)
+from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.synthetic import VARIANTS
+from kgprune.vqa.training import load_synthetic_split
+
+BUILTIN = "kgvqa"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Pruned:
+    """The last pruned model, kept for the next cells that differ only in evaluation set or
+    quantisation (the study grid puts them next to each other)."""
+
+    key: tuple[Any, ...]
+    adapter: ModelAdapter
+    metrics: dict[str, float]
+
+
+def _prune_key(cell: Cell) -> tuple[Any, ...]:
+    return (cell.method, cell.ratio, cell.seed, cell.lam, cell.coverage, cell.strategy,
+            cell.tower, cell.layer_range, cell.train_data)
+
+
+def _protected(adapter: ModelAdapter, cell: Cell) -> tuple[str, ...]:
+    """Every `tower:layer` outside the cell's tower and layer range: the planner leaves them."""
+    if not cell.tower and cell.layer_range is None:
+        return ()
+    low, high = cell.layer_range or (0, 10**9)
+    units = discover_units(adapter.model)
+    inside = [g for g in units if (not cell.tower or g.tower == cell.tower)
+              and low <= g.layer <= high]
+    if not inside:
+        found = sorted({f"{g.tower}:{g.layer}" for g in units})
+        raise ExperimentError(Errors.K630.format(cell=cell.cell_id, found=", ".join(found)))
+    return tuple(sorted({f"{g.tower}:{g.layer}" for g in units if g not in inside}))
+
+
+class PruningCellRunner:
+    """`CellRunner` over the built-in benchmark (or `Settings.data`) and a trained model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store_url = settings.store or default_store_url()
+        self._data_dirs: dict[str, Path] = {}
+        self._samples: dict[tuple[str, str], list[VqaSample]] = {}
+        self._contexts: dict[tuple[str, str, CoverageView], dict[str, KnowledgeContext]] = {}
+        self._model_path: Path | None = None
+        self._base: Measurement | None = None
+        self._pruned: _Pruned | None = None
+
+    # -- shared inputs --------------------------------------------------------------------------
+
+    def _data_dir(self, name: str) -> Path:
+        """'' is the study's dataset; a built-in variant name or a benchmark directory."""
+        name = name or self.settings.data
+        if name not in self._data_dirs:
+            if not name or name in VARIANTS:
+                with open_store(self.store_url) as store:
+                    self._data_dirs[name] = default_benchmark(
+                        store, seed=0, n=self.settings.images, variant=name or "standard")
+            else:
+                path = Path(name)
+                if not (path / "manifest.json").is_file():
+                    raise ExperimentError(Errors.K631.format(name=name,
+                                                             variants=", ".join(VARIANTS)))
+                self._data_dirs[name] = path
+        return self._data_dirs[name]
+
+    def _split(self, data: str, split: str) -> list[VqaSample]:
+        key = (data, split)
+        if key not in self._samples:
+            self._samples[key] = load_synthetic_split(self._data_dir(data), split)
+        return self._samples[key]
+
+    def _contexts_for(self, data: str, split: str,
+                      view: CoverageView = FULL_VIEW) -> dict[str, KnowledgeContext]:
+        key = (data, split, view)
+        if key not in self._contexts:
+            with open_store(self.store_url) as store:
+                self._contexts[key] = retrieve_contexts(store, self._data_dir(data),
+                                                        self._split(data, split), view=view)
+        return self._contexts[key]
+
+    def _measure(self, adapter: ModelAdapter) -> Measurement:
+        repeats = 3 if self.settings.quick else 10
+        return measure_adapter(adapter, batch_sizes=(1, 32), repeats=repeats, warmup=1,
+                               memory_batch=None)
+
+    def prepare(self, spec: StudySpec) -> Mapping[str, Any]:
+        unknown = sorted({c.method for c in spec.cells()} - {FULL, *CRITERIA})
+        if unknown:
+            raise ExperimentError(Errors.K632.format(methods=", ".join(unknown),
+                                                     known=", ".join([FULL, *CRITERIA])))
+        with open_store(self.store_url) as store:
+            if not self.settings.store:
+                bundled.load_bundled(store)
+            stats, version = store.stats(), store.version()
+        data_dir = self._data_dir("")
+        if self.settings.model == BUILTIN:
+            with open_store(self.store_url) as store:
+                self._model_path = train_builtin(store, data_dir, seed=0)
+        else:
+            self._model_path = Path(self.settings.model)
+        base = load_model(self._model_path)
+        self._base = self._measure(base)
+        return {"model": str(self._model_path), "family": base.family, "data": str(data_dir),
+                "store": self.store_url, "kg_version": version,
+                "kg": {"concepts": stats.concepts, "facts": stats.facts},
+                "train_samples": len(self._split("", "train")),
+                "eval_samples": len(self._split("", self.settings.eval_split)),
+                "base_params": self._base.params,
+                "base_flops_per_sample": self._base.flops_per_sample}
+
+    # -- one cell -------------------------------------------------------------------------------
+
+    def _pruned_model(self, cell: Cell) -> _Pruned:
+        key = _prune_key(cell)
+        if self._pruned is not None and self._pruned.key == key:
+            return self._pruned
+        assert self._model_path is not None, "prepare() runs before any cell"
+        adapter = load_model(self._model_path)
+        metrics: dict[str, float] = {}
+        if cell.method != FULL:
+            s = self.settings
+            view = CoverageView(cell.coverage, cell.seed, cell.strategy)
+            train = self._split(cell.train_data, "train")
+            data = PruningData.from_samples(train, self._contexts_for(cell.train_data, "train",
+                                                                      view))
+            plan = PlanConfig(ratio=cell.ratio, protected=_protected(adapter, cell))
+            config = PruneConfig(
+                method=cell.method, ratio=cell.ratio, rounds=s.rounds,
+                importance_samples=s.importance_samples, importance_batch=s.batch_size,
+                lam=cell.lam, seed=cell.seed, plan=plan,
+                finetune=FinetuneConfig(steps=s.steps, batch_size=s.batch_size, lr=s.lr,
+                                        lam=cell.lam, seed=cell.seed))
+            with tempfile.TemporaryDirectory(prefix="kgprune-cell-") as work:
+                result = prune(adapter, data, config, Path(work) / "model")
+            adapter = result.adapter
+            finetune_s = sum(r.finetune["seconds"] for r in result.rounds)
+            steps = sum(r.finetune["steps"] for r in result.rounds)
+            metrics = {"removed_ratio": result.plan.removed_ratio,
+                       "importance_s": sum(r.importance_seconds for r in result.rounds),
+                       "finetune_s": finetune_s, "step_s": finetune_s / max(1, steps)}
+        self._pruned = _Pruned(key, adapter, metrics)
+        return self._pruned
+
+    def run(self, cell: Cell) -> CellResult:
+        assert self._base is not None, "prepare() runs before any cell"
+        pruned = self._pruned_model(cell)
+        adapter, float_model = pruned.adapter, pruned.adapter.model
+        eval_data = cell.eval_data or cell.train_data
+        split = self.settings.eval_split
+        try:
+            if cell.quantize == "int8":
+                adapter.model = quantize_int8(float_model)
+            with open_store(self.store_url) as store:
+                scores = score_split(adapter, store, self._split(eval_data, split),
+                                     self._contexts_for(eval_data, split),
+                                     self._split(cell.train_data, "train"))
+            measured = self._measure(adapter)
+        finally:
+            adapter.model = float_model
+        base = self._base
+        metrics = {
+            **pruned.metrics,
+            "accuracy": scores.accuracy, "hallucination": scores.hallucination_rate,
+            "majority_accuracy": scores.majority_accuracy,
+            "params": measured.params, "params_ratio": measured.params / base.params,
+            "flops_ratio": measured.flops_per_sample / base.flops_per_sample,
+            "ideal_speedup": base.flops_per_sample / measured.flops_per_sample,
+            "speedup": base.latency_at(32).median_ms / measured.latency_at(32).median_ms,
+            "speedup_b1": base.latency_at(1).median_ms / measured.latency_at(1).median_ms,
+            "latency_ms_b1": measured.latency_at(1).median_ms,
+            "latency_ms_b32": measured.latency_at(32).median_ms,
+            "memory_mb": measured.param_bytes / MiB,
+        }
+        return CellResult(metrics, {"device": measured.device,
+                                    "threads": str(measured.num_threads)})
+
+
+def default_runner(spec: StudySpec) -> PruningCellRunner:
+    return PruningCellRunner(spec.settings)
