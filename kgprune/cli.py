@@ -17,6 +17,7 @@ from kgprune.commands.demo import demo_cmd
 from kgprune.commands.experiment import experiment_app
 from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
+from kgprune.commands.measure import measure_cmd, quantize_cmd
 from kgprune.commands.prune import importance_cmd, prune_cmd
 from kgprune.commands.report import report
 from kgprune.commands.serve import serve_cmd
@@ -35,6 +36,8 @@ app.command("serve")(serve_cmd)
 app.command("train")(train_cmd)
 app.command("prune")(prune_cmd)
 app.command("importance")(importance_cmd)
+app.command("measure")(measure_cmd)
+app.command("quantize")(quantize_cmd)
 app.command("report")(report)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from kgprune.errors import Errors, ExperimentError
 from kgprune.experiments.records import CellResult
 from kgprune.experiments.spec import FULL, Cell, Settings, StudySpec
@@ -26,10 +28,11 @@ from kgprune.kg.store import default_store_url, open_store
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import CRITERIA
-from kgprune.pruning.measure import Measurement, measure_adapter
+from kgprune.pruning.measure import count_flops, parameter_counts, synthetic_inputs
 from kgprune.pruning.planner import PlanConfig
 from kgprune.pruning.quantize import quantize_int8
 from kgprune.pruning.schedule import PruneConfig, prune
+from kgprune.pruning.speedup import paired_latency
 from kgprune.pruning.units import discover_units
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.benchmark_run import (
@@ -45,6 +48,21 @@ from kgprune.vqa.training import load_synthetic_split
 
 BUILTIN = "kgvqa"
 MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Size:
+    params: int
+    param_bytes: int
+    flops: int
+    """FLOPs to answer one sample."""
+
+
+def _size(adapter: ModelAdapter) -> _Size:
+    params, size = parameter_counts(adapter.model)
+    images, questions = synthetic_inputs(1)
+    flops = count_flops(lambda: adapter.predict(adapter.prepare(images, questions)))
+    return _Size(params, size, flops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +104,8 @@ class PruningCellRunner:
         self._samples: dict[tuple[str, str], list[VqaSample]] = {}
         self._contexts: dict[tuple[str, str, CoverageView], dict[str, KnowledgeContext]] = {}
         self._model_path: Path | None = None
-        self._base: Measurement | None = None
+        self._base: ModelAdapter | None = None
+        self._base_size: _Size | None = None
         self._pruned: _Pruned | None = None
 
     # -- shared inputs --------------------------------------------------------------------------
@@ -122,11 +141,6 @@ class PruningCellRunner:
                                                         self._split(data, split), view=view)
         return self._contexts[key]
 
-    def _measure(self, adapter: ModelAdapter) -> Measurement:
-        repeats = 3 if self.settings.quick else 10
-        return measure_adapter(adapter, batch_sizes=(1, 32), repeats=repeats, warmup=1,
-                               memory_batch=None)
-
     def prepare(self, spec: StudySpec) -> Mapping[str, Any]:
         unknown = sorted({c.method for c in spec.cells()} - {FULL, *CRITERIA})
         if unknown:
@@ -142,15 +156,15 @@ class PruningCellRunner:
                 self._model_path = train_builtin(store, data_dir, seed=0)
         else:
             self._model_path = Path(self.settings.model)
-        base = load_model(self._model_path)
-        self._base = self._measure(base)
+        base = self._base = load_model(self._model_path)
+        self._base_size = _size(base)
         return {"model": str(self._model_path), "family": base.family, "data": str(data_dir),
                 "store": self.store_url, "kg_version": version,
                 "kg": {"concepts": stats.concepts, "facts": stats.facts},
                 "train_samples": len(self._split("", "train")),
                 "eval_samples": len(self._split("", self.settings.eval_split)),
-                "base_params": self._base.params,
-                "base_flops_per_sample": self._base.flops_per_sample}
+                "base_params": self._base_size.params,
+                "base_flops_per_sample": self._base_size.flops}
 
     # -- one cell -------------------------------------------------------------------------------
 
@@ -186,7 +200,7 @@ class PruningCellRunner:
         return self._pruned
 
     def run(self, cell: Cell) -> CellResult:
-        assert self._base is not None, "prepare() runs before any cell"
+        assert self._base is not None and self._base_size is not None, "prepare() runs first"
         pruned = self._pruned_model(cell)
         adapter, float_model = pruned.adapter, pruned.adapter.model
         eval_data = cell.eval_data or cell.train_data
@@ -198,25 +212,23 @@ class PruningCellRunner:
                 scores = score_split(adapter, store, self._split(eval_data, split),
                                      self._contexts_for(eval_data, split),
                                      self._split(cell.train_data, "train"))
-            measured = self._measure(adapter)
+            size = _size(adapter)
+            timing = paired_latency(self._base, adapter, batch_sizes=(1, 32),
+                                    pairs=3 if self.settings.quick else 10)
         finally:
             adapter.model = float_model
-        base = self._base
+        base = self._base_size
         metrics = {
             **pruned.metrics,
             "accuracy": scores.accuracy, "hallucination": scores.hallucination_rate,
             "majority_accuracy": scores.majority_accuracy,
-            "params": measured.params, "params_ratio": measured.params / base.params,
-            "flops_ratio": measured.flops_per_sample / base.flops_per_sample,
-            "ideal_speedup": base.flops_per_sample / measured.flops_per_sample,
-            "speedup": base.latency_at(32).median_ms / measured.latency_at(32).median_ms,
-            "speedup_b1": base.latency_at(1).median_ms / measured.latency_at(1).median_ms,
-            "latency_ms_b1": measured.latency_at(1).median_ms,
-            "latency_ms_b32": measured.latency_at(32).median_ms,
-            "memory_mb": measured.param_bytes / MiB,
+            "params": size.params, "params_ratio": size.params / base.params,
+            "flops_ratio": size.flops / base.flops, "ideal_speedup": base.flops / size.flops,
+            "speedup": timing[32].speedup, "speedup_b1": timing[1].speedup,
+            "latency_ms_b1": timing[1].other_ms, "latency_ms_b32": timing[32].other_ms,
+            "memory_mb": size.param_bytes / MiB,
         }
-        return CellResult(metrics, {"device": measured.device,
-                                    "threads": str(measured.num_threads)})
+        return CellResult(metrics, {"threads": str(torch.get_num_threads())})
 
 
 def default_runner(spec: StudySpec) -> PruningCellRunner:

@@ -5,7 +5,8 @@ is gone, so the rounds share the target evenly whatever the floors and rounding 
 round is saved as a pruned model (weights + manifest) in `.<out>.rounds/round-r/` plus a
 `round-r.json` record written after it; a killed run restarts from the last complete round and,
 because every random choice is seeded by (seed, round), ends where an uninterrupted run ends. The
-result is written to `out` in one rename; `out` is never overwritten.
+result is written to `out` in one rename (its manifest records the schedule, so a re-run with
+the same settings is a no-op); `out` is never overwritten.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from kgprune.pruning.gates import Gates
 from kgprune.pruning.importance import ImportanceScores, ScoringBatch, criterion_by_name
 from kgprune.pruning.plan import PruningPlan, compose, keep_all
 from kgprune.pruning.planner import PlanConfig, build_plan, unit_flops
-from kgprune.pruning.saved import is_pruned_dir, load_pruned, save_pruned
+from kgprune.pruning.saved import is_pruned_dir, load_pruned, read_manifest, save_pruned
 from kgprune.pruning.surgery import apply_plan
 from kgprune.pruning.units import UnitSet, discover_units
 from kgprune.vqa.adapters.base import ModelAdapter
 
 ROUND_RECORD = "round-{r}.json"
 ROUND_DIR = "round-{r}"
-RESULT_RECORD = "schedule.json"
 EventFn = Callable[[str, Mapping[str, Any]], None]
 """Called with an event name ("importance", "finetune_step", "round") and its figures."""
 
@@ -179,18 +179,16 @@ def score_units(adapter: ModelAdapter, data: PruningData, config: PruneConfig, *
     return criterion.score(adapter, units, batches, meta=dict(meta or {}))
 
 
-def _check_out(out_dir: Path, config: PruneConfig) -> bool:
-    """True when `out_dir` already holds this very result (a re-run is then a no-op)."""
-    if not out_dir.exists():
-        return False
-    record = out_dir / RESULT_RECORD
-    if record.is_file():
-        saved = json.loads(record.read_text(encoding="utf-8")).get("config")
-        if saved == config.to_dict():
-            return True
+def _finished(out_dir: Path, config: PruneConfig) -> dict[str, Any] | None:
+    """The manifest info of `out_dir` when it already holds this very result (a re-run is then
+    a no-op); None when `out_dir` is free; K563 when it holds anything else."""
+    if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
+        return None
+    if is_pruned_dir(out_dir):
+        info = read_manifest(out_dir).get("info", {})
+        if info.get("schedule") == config.to_dict():
+            return info
         raise ConfigError(Errors.K563.format(path=out_dir, problem="made with other settings"))
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        return False
     raise ConfigError(Errors.K563.format(path=out_dir, problem="not an empty directory"))
 
 
@@ -200,10 +198,9 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
     """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`."""
     out_dir = Path(out_dir)
     emit = on_event or (lambda _name, _data: None)
-    if _check_out(out_dir, config):
-        done = json.loads((out_dir / RESULT_RECORD).read_text(encoding="utf-8"))
-        loaded = load_pruned(out_dir)
-        return PruneResult(loaded, PruningPlan.from_dict(done["plan"]),
+    done = _finished(out_dir, config)
+    if done is not None:
+        return PruneResult(load_pruned(out_dir), PruningPlan.from_dict(done["plan"]),
                            tuple(RoundRecord(**r) for r in done["rounds"]), out_dir,
                            resumed_from=config.rounds)
     work = rounds_dir(out_dir)
@@ -262,11 +259,8 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
         emit("round", record.to_dict())
     if _main_process():
         save_pruned(adapter, composed, out_dir,
-                    info={**(info or {}), "schedule": config.to_dict(),
+                    info={**(info or {}), "schedule": config.to_dict(), "plan": composed.to_dict(),
                           "rounds": [r.to_dict() for r in records]})
-        _write_json(out_dir / RESULT_RECORD,
-                    {"config": config.to_dict(), "plan": composed.to_dict(),
-                     "rounds": [r.to_dict() for r in records]})
         shutil.rmtree(work, ignore_errors=True)
     _barrier()
     return PruneResult(adapter, composed, tuple(records), out_dir, resumed_from)
