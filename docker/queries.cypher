@@ -38,15 +38,15 @@ OPTIONAL MATCH instance = (o)-[:INSTANCE_OF]->(:Concept)
 OPTIONAL MATCH predicate = (o)-[:PREDICATE]->(:Object)
 RETURN i, o, located, instance, predicate;
 
-// name: units each relation relies on (written by `kgprune experiment relations`)
-// :param run => 'relations-20261129T000000Z'
+// name: units each relation relies on (written by `kgprune relations --store bolt://...`)
+// :param run => 'relations'
 MATCH p = (rel:Relation)-[s:SERVED_BY {run: $run}]->(u:ModelUnit)
 WHERE s.rank < 5
 RETURN p
 ORDER BY rel.name, s.rank;
 
 // name: relations whose top units were pruned away
-// :param run => 'relations-20261129T000000Z'
+// :param run => 'relations'
 MATCH (rel:Relation)-[s:SERVED_BY {run: $run}]->(u:ModelUnit)
 WHERE s.rank < 10
 RETURN rel.name AS relation, count(u) AS top_units,

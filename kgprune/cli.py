@@ -19,6 +19,7 @@ from kgprune.commands.kg import kg_app
 from kgprune.commands.link import link_app
 from kgprune.commands.measure import measure_cmd, quantize_cmd
 from kgprune.commands.prune import importance_cmd, prune_cmd
+from kgprune.commands.relations import relations_cmd
 from kgprune.commands.report import report
 from kgprune.commands.serve import serve_cmd
 from kgprune.commands.train import train_cmd
@@ -38,6 +39,7 @@ app.command("prune")(prune_cmd)
 app.command("importance")(importance_cmd)
 app.command("measure")(measure_cmd)
 app.command("quantize")(quantize_cmd)
+app.command("relations")(relations_cmd)
 app.command("report")(report)
 
 

@@ -1,0 +1,76 @@
+"""`kgprune relations`: which units each relation relies on; JSON, and graph edges on Neo4j."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.experiments.relations import relation_importance
+from kgprune.kg import bundled
+from kgprune.kg.store import default_store_url, open_store
+from kgprune.pruning.plan import PruningPlan
+from kgprune.pruning.saved import is_pruned_dir, read_manifest
+from kgprune.vqa.benchmark_run import default_benchmark, load_model, retrieve_contexts
+from kgprune.vqa.training import load_synthetic_split
+
+
+def _plan(path: Path) -> PruningPlan | None:
+    if not is_pruned_dir(path):
+        return None
+    return PruningPlan.from_dict(read_manifest(path)["plan"], source=str(path))
+
+
+def relations_cmd(
+    model: Annotated[Path, typer.Option("--model", help="A trained, pruned or Hugging Face "
+                                        "model directory.")],
+    out_path: Annotated[Path, typer.Option("--out", help="JSON file to write.")],
+    pruned: Annotated[Path | None, typer.Option(
+        help="A model pruned from --model: mark which top units it kept.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="A `kgprune vqa make-synthetic` directory (default: built-in).")] = None,
+    store: StoreOpt = None,
+    run: Annotated[str | None, typer.Option(
+        help="Name of this analysis in the graph (default: the --out file name).")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Units kept per relation.")] = 20,
+    per_relation: Annotated[int, typer.Option(min=1, help="Samples scored per relation.")] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Knowledge-gradient importance per relation type; on a Neo4j store also as
+    (:Relation)-[:SERVED_BY]->(:ModelUnit) edges for the Neo4j Browser."""
+    url = store or default_store_url()
+    with open_store(url) as s:
+        if store is None:
+            with err.status("Loading the bundled knowledge graph"):
+                bundled.load_bundled(s)
+        data_dir = data or default_benchmark(s, seed=0)
+        samples = load_synthetic_split(data_dir, "train")
+        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
+            contexts = retrieve_contexts(s, data_dir, samples)
+        adapter = load_model(model)
+        with err.status("Scoring units per relation"):
+            result = relation_importance(adapter, samples, contexts, plan=_plan(model),
+                                         per_relation=per_relation)
+        result.write_json(out_path, top)
+        written = None
+        writer = getattr(s, "write_unit_scores", None)
+        if writer is not None:
+            pruned_plan = _plan(pruned) if pruned is not None else None
+            written = writer(run or out_path.stem, result.graph_rows(top, pruned_plan))
+    if as_json:
+        print_json({"out": str(out_path), "graph_edges": written, **result.to_dict(3)})
+        return
+    table = Table(title=f"Most important units per relation ({result.criterion})",
+                  caption=f"all of it in {out_path}")
+    for column in ("relation", "samples", "top units"):
+        table.add_column(column)
+    for relation in result.scores:
+        best = ", ".join(f"{g}[{u}] {v:.2f}" for g, u, v in result.ranked(relation)[:3])
+        table.add_row(relation, str(result.samples[relation]), best)
+    out.print(table)
+    if written is not None:
+        err.print(f"{written} SERVED_BY edges written for run '{run or out_path.stem}'; see "
+                  "docker/queries.cypher for the Browser queries.", highlight=False)
