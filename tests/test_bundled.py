@@ -48,15 +48,22 @@ def test_bundled_graph_loads_with_everyday_knowledge(tmp_path: Path) -> None:
 def test_demo_loads_and_shows_the_graph_and_is_repeatable(tmp_path: Path) -> None:
     runner = CliRunner()
     url = f"ladybug://{tmp_path / 'demo.lbdb'}"
-    first = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing", "--images", "40", "--epochs", "1"])
+    args = ["demo", "--store", url, "--encoder", "hashing", "--quick", "--seeds", "1",
+            "--results", str(tmp_path / "results")]
+    first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "Knowledge graph" in first.stdout and "Strongest facts" in first.stdout
     assert "/c/en/umbrella" in first.stdout
     assert "stay dry" in first.stdout and "knife" in first.stdout, "retrieved answers are shown"
     assert "kgvqa-tiny" in first.stdout and "majority answer" in first.stdout
     assert "hallucination rate" in first.stdout
-    second = runner.invoke(app, ["demo", "--store", url, "--encoder", "hashing", "--images", "40", "--epochs", "1"])
-    assert second.exit_code == 0
+    assert "Table 1" in first.stdout and "knowledge" in first.stdout and "magnitude" in first.stdout
+    runs = list((tmp_path / "results").iterdir())
+    assert len(runs) == 1 and (runs[0] / "report.md").is_file()
+    assert len((runs[0] / "cells.jsonl").read_text().splitlines()) == 5
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert len(list((tmp_path / "results").iterdir())) == 2, "an earlier run is never overwritten"
     store = LadybugStore(tmp_path / "demo.lbdb")
     store.ensure_schema()
     fresh = LadybugStore(tmp_path / "fresh.lbdb")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,20 +18,32 @@ from kgprune.commands.common import (
     progress_bar,
     stats_table,
 )
+from kgprune.experiments.cells import PruningCellRunner
+from kgprune.experiments.run_dir import default_run_dir
+from kgprune.experiments.runner import run_study
+from kgprune.experiments.spec import QUICK_SETTINGS, Settings, SweepSpec
 from kgprune.kg import bundled
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
-from kgprune.kg.store import GraphStore, data_home, default_store_url, open_store
+from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
 from kgprune.linking.index import ConceptIndex, default_index_dir
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
-from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts, score_split
-from kgprune.vqa.training import default_config, load_synthetic_split, train
+from kgprune.vqa.benchmark_run import (
+    DEFAULT_IMAGES,
+    default_benchmark,
+    retrieve_contexts,
+    score_split,
+    train_builtin,
+)
+from kgprune.vqa.training import load_synthetic_split, load_trained
 
-DEMO_IMAGE_SIZE = 32
+DEMO_IMAGES = DEFAULT_IMAGES
 DEMO_LAMBDA = 0.5
+DEMO_ROUNDS = 2
+DEMO_STEPS = 20
+DEMO_SAMPLES = 128
 DEMO_QUERIES = (
     RetrievalQuery("demo-1", "What is this used for?", ("umbrella",)),
     RetrievalQuery("demo-2", "What is the hot dog on the plate made of?"),
@@ -52,23 +66,32 @@ def _context_table(query: RetrievalQuery, ctx: KnowledgeContext) -> Table:
     return table
 
 
-def _train_and_score(store: GraphStore, *, images: int, epochs: int, encoder: str) -> None:
-    """Built-in benchmark -> tiny kgvqa trained with L_task + λ·L_knowledge -> test scores."""
+def _sweep_spec(images: int, seeds: int, quick: bool) -> SweepSpec:
+    """Table 1 on the built-in benchmark: no pruning, random, magnitude, task and knowledge at
+    20/30/50% (30% only with `quick`); each seed draws its own scoring samples, fine-tuning order
+    and random scores, from the same trained model."""
+    settings = Settings(images=images, rounds=DEMO_ROUNDS, steps=DEMO_STEPS,
+                        importance_samples=DEMO_SAMPLES, lam=DEMO_LAMBDA)
+    if quick:
+        settings = replace(settings, quick=True, **QUICK_SETTINGS)
+        return SweepSpec(settings=settings, seeds=tuple(range(seeds)), ratios=(0.3,))
+    return SweepSpec(settings=settings, seeds=tuple(range(seeds)))
+
+
+def _train_and_score(store: GraphStore, *, images: int) -> None:
+    """Built-in benchmark -> kgvqa-tiny trained with L_task + λ·L_knowledge -> test scores."""
     with err.status(f"Preparing a {images}-image built-in benchmark"):
-        data_dir = default_benchmark(store, seed=0, n=images, image_size=DEMO_IMAGE_SIZE)
+        data_dir = default_benchmark(store, seed=0, n=images)
     train_samples = load_synthetic_split(data_dir, "train")
     test_samples = load_synthetic_split(data_dir, "test")
-    with err.status(f"Retrieving knowledge for {len(train_samples) + len(test_samples)} questions"):
-        contexts = retrieve_contexts(store, data_dir, train_samples + test_samples, encoder=encoder)
-    adapter = KgVqaAdapter.build(default_config("tiny", DEMO_IMAGE_SIZE),
-                                 build_vocabulary(x.answers for x in train_samples), seed=0)
-    checkpoint = data_home() / "models" / f"demo-tiny-{images}-e{epochs}"
-    with progress_bar("Training kgvqa-tiny", unit_bytes=False) as progress:
-        report = train(adapter, train_samples, contexts=contexts, checkpoint_dir=checkpoint,
-                       lam=DEMO_LAMBDA, epochs=epochs, lr=2e-3, seed=0, on_progress=progress)
-    scores = score_split(adapter, store, test_samples, contexts, train_samples)
+    with progress_bar("Training kgvqa-tiny (once; cached in the data home)",
+                      unit_bytes=False) as progress:
+        checkpoint = train_builtin(store, data_dir, seed=0, on_progress=progress)
+    with err.status(f"Retrieving knowledge for {len(test_samples)} test questions"):
+        contexts = retrieve_contexts(store, data_dir, test_samples)
+    scores = score_split(load_trained(checkpoint), store, test_samples, contexts, train_samples)
     table = Table(title=f"kgvqa-tiny on the built-in benchmark, test split ({scores.n} questions)",
-                  caption=f"{report.steps} steps, λ = {DEMO_LAMBDA}, seed 0; checkpoint {checkpoint}")
+                  caption=f"checkpoint {checkpoint}")
     table.add_column("model")
     table.add_column("VQA accuracy", justify="right")
     table.add_column("hallucination rate", justify="right")
@@ -80,12 +103,16 @@ def _train_and_score(store: GraphStore, *, images: int, epochs: int, encoder: st
 def demo_cmd(
     store: StoreOpt = None,
     encoder: Annotated[str, typer.Option(help=f"Entity encoder: {', '.join(ENCODER_NAMES)}.")] = "auto",
-    images: Annotated[int, typer.Option(min=10, help="Images in the built-in benchmark.")] = 600,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the tiny model.")] = 15,
+    images: Annotated[int, typer.Option(min=10, help="Images in the built-in benchmark.")] = DEMO_IMAGES,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per pruned cell.")] = 2,
+    quick: Annotated[bool, typer.Option("--quick", help="Tiny budgets: a smoke run for CI.")] = False,
+    results: Annotated[Path, typer.Option("--results", help="Where the run directory goes.")] = Path("results"),
 ) -> None:
-    """Load the bundled KG, index and link, retrieve facts, then train and score a tiny model."""
+    """The main job: KG -> linking -> retrieval -> trained model -> Table 1 of pruning methods."""
     url = store or default_store_url()
     err.print(f"Store: {url}", highlight=False)
+    if quick:
+        images = min(images, int(QUICK_SETTINGS["images"]))
     with open_store(url) as s:
         with err.status("Loading the bundled knowledge graph"):
             reports = bundled.load_bundled(s)
@@ -105,4 +132,10 @@ def demo_cmd(
         retriever = FactRetriever(s, Linker(s, index=index), RelationDetector(entity_encoder))
         for query, ctx in zip(DEMO_QUERIES, retriever.retrieve_batch(DEMO_QUERIES), strict=True):
             out.print(_context_table(query, ctx))
-        _train_and_score(s, images=images, epochs=epochs, encoder=encoder)
+        _train_and_score(s, images=images)
+    spec = _sweep_spec(images, seeds, quick)
+    run = run_study(spec, PruningCellRunner(replace(spec.settings, store=store or "")),
+                    default_run_dir(results, spec.name), err)
+    for table in run.report.tables:
+        out.print(table.to_rich())
+    err.print(f"Results, report.md and figures in {run.run_dir}", highlight=False)
