@@ -16,6 +16,7 @@ from kgprune.kg import bundled
 from kgprune.kg.coverage import CoverageView
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.pruning.data import PruningData
+from kgprune.pruning.distributed import init_from_env, is_main_process
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import CRITERIA
 from kgprune.pruning.planner import PlanConfig
@@ -117,6 +118,8 @@ def prune_cmd(
                                            "unpruned model (0: off).")] = 0.0,
     compensate: Annotated[bool, typer.Option(help="Bias compensation for removed FFN "
                                              "neurons.")] = False,
+    target: Annotated[str, typer.Option(help="What --ratio is a share of: 'params' or "
+                                        "'flops' (of the prunable units).")] = "params",
     gqa_mode: Annotated[str, typer.Option(help="GQA: remove whole KV 'groups' or the same "
                                           "number of query 'heads' per group.")] = "groups",
     min_heads: Annotated[int, typer.Option(help="Heads every attention module keeps.")] = 1,
@@ -131,10 +134,12 @@ def prune_cmd(
     config = PruneConfig(
         method=method, ratio=ratio, rounds=rounds, importance_samples=samples,
         importance_batch=batch_size, lam=lam, compensate=compensate, seed=seed,
-        plan=PlanConfig(ratio=ratio, min_heads=min_heads, neuron_multiple=neuron_multiple,
-                        protected=tuple(protect or ()), gqa_mode=gqa_mode),
+        plan=PlanConfig(ratio=ratio, target=target, min_heads=min_heads,
+                        neuron_multiple=neuron_multiple, protected=tuple(protect or ()),
+                        gqa_mode=gqa_mode),
         finetune=FinetuneConfig(steps=steps, batch_size=batch_size, lr=lr, lam=lam,
                                 distill=distill, seed=seed))
+    init_from_env()
     if model != BUILTIN and Path(model).resolve() == out_dir.resolve():
         raise ConfigError(Errors.K563.format(path=out_dir, problem="it is the input model"))
     inputs = _inputs(model, data, store, view_of(coverage, seed, strategy), seed)
@@ -156,6 +161,8 @@ def prune_cmd(
 
         result = prune(inputs.adapter, inputs.data, config, out_dir, teacher=teacher,
                        info=inputs.info, on_event=on_event)
+    if not is_main_process():
+        return
     if as_json:
         print_json({"out": str(result.out_dir), "resumed_from": result.resumed_from,
                     "removed_ratio": result.plan.removed_ratio,
@@ -187,10 +194,13 @@ def importance_cmd(
     _check_method(method)
     config = PruneConfig(method=method, importance_samples=samples, importance_batch=batch_size,
                          lam=lam, seed=seed)
+    init_from_env()
     inputs = _inputs(model, data, store, view_of(coverage, seed, strategy), seed)
     with err.status(f"Scoring units ({method}, {samples} samples)"):
         scores = score_units(inputs.adapter, inputs.data, config,
                              meta={**inputs.info, "samples_asked": samples})
+    if not is_main_process():
+        return
     saved = scores.save(out_path)
     summary = {key: {"units": int(v.numel()), "mean": float(v.mean()), "min": float(v.min()),
                      "max": float(v.max())} for key, v in scores.scores.items()}

@@ -25,6 +25,7 @@ import torch.distributed as dist
 
 from kgprune.errors import ConfigError, Errors
 from kgprune.pruning.data import PruningData
+from kgprune.pruning.distributed import is_main_process
 from kgprune.pruning.finetune import FinetuneConfig, FinetuneReport, finetune
 from kgprune.pruning.gates import Gates
 from kgprune.pruning.importance import ImportanceScores, ScoringBatch, criterion_by_name
@@ -102,10 +103,6 @@ class PruneResult:
     rounds: tuple[RoundRecord, ...]
     out_dir: Path
     resumed_from: int
-
-
-def _main_process() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _barrier() -> None:
@@ -198,6 +195,8 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
     """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`."""
     out_dir = Path(out_dir)
     emit = on_event or (lambda _name, _data: None)
+    if config.finetune.distill and teacher is None:
+        raise ConfigError(Errors.K562)
     done = _finished(out_dir, config)
     if done is not None:
         return PruneResult(load_pruned(out_dir), PruningPlan.from_dict(done["plan"]),
@@ -246,7 +245,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
             total_cost=total_cost,
             params=sum(p.numel() for p in adapter.model.parameters()),
             importance_seconds=importance_seconds, finetune=asdict(tuned), plan=composed.to_dict())
-        if _main_process():
+        if is_main_process():
             work.mkdir(parents=True, exist_ok=True)
             round_dir = work / ROUND_DIR.format(r=r)
             if round_dir.exists():
@@ -257,7 +256,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
         _barrier()
         records.append(record)
         emit("round", record.to_dict())
-    if _main_process():
+    if is_main_process():
         save_pruned(adapter, composed, out_dir,
                     info={**(info or {}), "schedule": config.to_dict(), "plan": composed.to_dict(),
                           "rounds": [r.to_dict() for r in records]})

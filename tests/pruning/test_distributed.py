@@ -11,10 +11,15 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from safetensors.torch import load_file, save_file
 
+from kgprune.pruning.data import PruningData
+from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import ImportanceScores, criterion_by_name
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.planner import PlanConfig, build_plan
+from kgprune.pruning.saved import load_pruned
+from kgprune.pruning.schedule import PruneConfig, prune
 from kgprune.pruning.units import discover_units
 from tests.pruning import color_task
 
@@ -68,3 +73,43 @@ def test_two_gloo_ranks_give_the_single_process_scores_and_plan(tmp_path: Path) 
                 torch.testing.assert_close(ranked[key], values, rtol=1e-5, atol=1e-12)
             assert PruningPlan.from_json(
                 (tmp_path / f"rank{rank}-{name}.plan.json").read_text()) == plan
+
+
+def _prune_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        torch.set_num_threads(1)
+        result = prune(color_task.adapter(seed=0), _data(), _SCHEDULE, Path(out) / "pruned")
+        (Path(out) / f"rank{rank}.plan.json").write_text(result.plan.to_json())
+        weights = {k: v.contiguous() for k, v in result.adapter.model.state_dict().items()}
+        save_file(weights, str(Path(out) / f"rank{rank}.safetensors"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _data() -> PruningData:
+    samples = color_task.samples(24, seed=7)
+    return PruningData(tuple(s.image for s in samples), tuple(s.question for s in samples),
+                       tuple(s.task for s in samples), tuple(s.knowledge for s in samples))
+
+
+_SCHEDULE = PruneConfig(method="knowledge", ratio=0.3, rounds=1, importance_samples=24,
+                        importance_batch=4, seed=1, plan=PlanConfig(ratio=0.3),
+                        finetune=FinetuneConfig(steps=3, batch_size=8, lr=1e-3))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+def test_two_gloo_ranks_prune_and_fine_tune_in_step(tmp_path: Path) -> None:
+    """Both ranks build the single-process plan, fine-tune to identical weights (gradients are
+    averaged across ranks), and rank 0 alone writes the result."""
+    mp.spawn(_prune_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    single = prune(color_task.adapter(seed=0), _data(), _SCHEDULE, tmp_path / "single")
+    plans = [PruningPlan.from_json((tmp_path / f"rank{r}.plan.json").read_text())
+             for r in range(WORLD)]
+    assert plans[0].kept() == plans[1].kept() == single.plan.kept()
+    first, second = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(WORLD))
+    for key, value in first.items():
+        torch.testing.assert_close(second[key], value, rtol=0, atol=0)
+    assert load_pruned(tmp_path / "pruned").family == "kgvqa"

@@ -109,3 +109,24 @@ def test_a_finished_result_is_reused_never_overwritten(tmp_path: Path) -> None:
 def test_ratio_outside_the_unit_interval_is_refused(ratio: float) -> None:
     with pytest.raises(ConfigError, match="K565"):
         _config(ratio=ratio)
+
+
+def test_distillation_pulls_the_pruned_model_towards_its_teacher(tmp_path: Path) -> None:
+    data, teacher = _data(), _adapter()
+    reference = torch.softmax(_outputs(teacher, data), dim=-1)
+    plain = prune(_adapter(), data, _config(), tmp_path / "plain")
+    distilled = prune(_adapter(), data, _config(finetune=FinetuneConfig(
+        steps=3, batch_size=8, lr=1e-3, lam=0.0, distill=5.0)), tmp_path / "distilled",
+        teacher=teacher)
+
+    def gap(adapter: KgVqaAdapter) -> float:
+        probs = torch.softmax(_outputs(adapter, data), dim=-1)
+        return float((probs - reference).abs().sum(dim=-1).mean())
+
+    assert gap(distilled.adapter) < gap(plain.adapter)
+
+
+def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="K562"):
+        prune(_adapter(), _data(), _config(finetune=FinetuneConfig(steps=1, distill=1.0)),
+              tmp_path / "out")
