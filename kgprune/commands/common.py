@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,10 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from kgprune.kg.coverage import CoverageView
+from kgprune.kg import bundled
+from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.loaders.conceptnet import ProgressFn
 from kgprune.kg.records import Fact, LoadReport
-from kgprune.kg.store import GraphStats
+from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.kg.store import GraphStats, GraphStore, default_store_url, open_store
+from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
+from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.training import load_synthetic_split
 
 out = Console()
 err = Console(stderr=True)
@@ -34,6 +40,34 @@ SourceOpt = Annotated[str, typer.Option(
 
 def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = "") -> CoverageView:
     return CoverageView(coverage, seed, strategy, source)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSplit:
+    """A benchmark's training samples with knowledge retrieved for them, in an open store."""
+
+    store: GraphStore
+    url: str
+    data_dir: Path
+    samples: list[VqaSample]
+    contexts: dict[str, KnowledgeContext]
+
+
+@contextmanager
+def training_split(store: str | None, data: Path | None,
+                   view: CoverageView = FULL_VIEW) -> Iterator[TrainingSplit]:
+    """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
+    built-in one when None) and retrieve its training split's knowledge through `view`."""
+    url = store or default_store_url()
+    with open_store(url) as s:
+        if store is None:
+            with err.status("Loading the bundled knowledge graph"):
+                bundled.load_bundled(s)
+        data_dir = data or default_benchmark(s, seed=0)
+        samples = load_synthetic_split(data_dir, "train")
+        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
+            contexts = retrieve_contexts(s, data_dir, samples, view=view)
+        yield TrainingSplit(s, url, data_dir, samples, contexts)
 
 
 def print_json(data: Any) -> None:

@@ -9,8 +9,21 @@ from typing import Annotated
 import typer
 
 from kgprune.commands.common import (
-    CoverageOpt, JsonOpt, SeedOpt, SourceOpt, StoreOpt, StrategyOpt, fact_json, facts_table, out,
-    print_json, print_report, progress_bar, stats_table, view_of, view_table,
+    CoverageOpt,
+    JsonOpt,
+    SeedOpt,
+    SourceOpt,
+    StoreOpt,
+    StrategyOpt,
+    fact_json,
+    facts_table,
+    out,
+    print_json,
+    print_report,
+    progress_bar,
+    stats_table,
+    view_of,
+    view_table,
 )
 from kgprune.kg import bundled
 from kgprune.kg.ingest import export_conceptnet_neo4j_admin, load_conceptnet, load_visual_genome

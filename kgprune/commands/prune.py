@@ -10,11 +10,18 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, StrategyOpt, err, out, print_json, view_of
+from kgprune.commands.common import (
+    JsonOpt,
+    StoreOpt,
+    StrategyOpt,
+    err,
+    out,
+    print_json,
+    training_split,
+    view_of,
+)
 from kgprune.errors import ConfigError, Errors
-from kgprune.kg import bundled
 from kgprune.kg.coverage import CoverageView
-from kgprune.kg.store import default_store_url, open_store
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import init_from_env, is_main_process
 from kgprune.pruning.finetune import FinetuneConfig
@@ -23,12 +30,10 @@ from kgprune.pruning.planner import PlanConfig
 from kgprune.pruning.schedule import PruneConfig, prune, score_units
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.benchmark_run import (
-    default_benchmark,
     load_model,
-    retrieve_contexts,
     train_builtin,
 )
-from kgprune.vqa.training import load_synthetic_split, load_trained
+from kgprune.vqa.training import load_trained
 
 BUILTIN = "kgvqa"
 ModelOpt = Annotated[str, typer.Option(
@@ -59,15 +64,8 @@ def _check_method(method: str) -> None:
 def _inputs(model: str, data: Path | None, store: str | None, view: CoverageView,
             seed: int) -> Inputs:
     """The model to prune and its training samples with knowledge retrieved through `view`."""
-    url = store or default_store_url()
-    with open_store(url) as s:
-        if store is None:
-            with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
-        data_dir = data or default_benchmark(s, seed=0)
-        samples = load_synthetic_split(data_dir, "train")
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
-            contexts = retrieve_contexts(s, data_dir, samples, view=view)
+    with training_split(store, data, view) as split:
+        s, data_dir, samples = split.store, split.data_dir, split.samples
         if model == BUILTIN:
             with err.status("Training the built-in model (once; cached in the data home)"):
                 path = train_builtin(s, data_dir, seed=seed)
@@ -77,11 +75,11 @@ def _inputs(model: str, data: Path | None, store: str | None, view: CoverageView
             adapter = load_model(path)
         stats = s.stats(view)
         info = {"model": str(path), "family": adapter.family, "data": str(data_dir),
-                "store": url, "kg_version": s.version(),
+                "store": split.url, "kg_version": s.version(),
                 "view": {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
                          "source": view.source},
                 "kg_facts_in_view": stats.facts, "train_samples": len(samples)}
-    return Inputs(adapter, PruningData.from_samples(samples, contexts), info)
+    return Inputs(adapter, PruningData.from_samples(samples, split.contexts), info)
 
 
 def _round_table(result: Any) -> Table:

@@ -8,14 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, training_split
 from kgprune.experiments.relations import relation_importance
-from kgprune.kg import bundled
-from kgprune.kg.store import default_store_url, open_store
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.saved import is_pruned_dir, read_manifest
-from kgprune.vqa.benchmark_run import default_benchmark, load_model, retrieve_contexts
-from kgprune.vqa.training import load_synthetic_split
+from kgprune.vqa.benchmark_run import load_model
 
 
 def _plan(path: Path) -> PruningPlan | None:
@@ -41,15 +38,8 @@ def relations_cmd(
 ) -> None:
     """Knowledge-gradient importance per relation type; on a Neo4j store also as
     (:Relation)-[:SERVED_BY]->(:ModelUnit) edges for the Neo4j Browser."""
-    url = store or default_store_url()
-    with open_store(url) as s:
-        if store is None:
-            with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
-        data_dir = data or default_benchmark(s, seed=0)
-        samples = load_synthetic_split(data_dir, "train")
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
-            contexts = retrieve_contexts(s, data_dir, samples)
+    with training_split(store, data) as split:
+        s, samples, contexts = split.store, split.samples, split.contexts
         adapter = load_model(model)
         with err.status("Scoring units per relation"):
             result = relation_importance(adapter, samples, contexts, plan=_plan(model),

@@ -19,8 +19,8 @@ from kgprune.kg.cypher import neo4j as q
 from kgprune.pruning.plan import GroupPlan, PruningPlan
 from kgprune.pruning.surgery import apply_plan
 from kgprune.pruning.units import discover_units
-from kgprune.vqa.training import load_trained, train
-from tests.training.conftest import Bench, make_bench
+from kgprune.vqa.training import load_trained
+from tests.training.conftest import Bench, make_bench, trained_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,7 @@ def bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def trained(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    checkpoint = tmp_path_factory.mktemp("model") / "kgvqa"
-    train(bench.adapter(), bench.train, contexts=bench.contexts, checkpoint_dir=checkpoint,
-          epochs=2, batch_size=8)
-    return checkpoint
+    return trained_checkpoint(bench, tmp_path_factory.mktemp("model") / "kgvqa")
 
 
 def test_each_relation_gets_its_own_ranking(bench: Bench, trained: Path) -> None:

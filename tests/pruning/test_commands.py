@@ -16,8 +16,8 @@ from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.pruning.importance import ImportanceScores
 from kgprune.pruning.saved import load_pruned, read_manifest
 from kgprune.pruning.units import discover_units
-from kgprune.vqa.training import load_trained, train
-from tests.training.conftest import Bench, make_bench
+from kgprune.vqa.training import load_trained
+from tests.training.conftest import Bench, make_bench, trained_checkpoint
 
 runner = CliRunner()
 
@@ -29,10 +29,7 @@ def bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def trained(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    checkpoint = tmp_path_factory.mktemp("model") / "kgvqa"
-    train(bench.adapter(), bench.train, contexts=bench.contexts, checkpoint_dir=checkpoint,
-          epochs=2, batch_size=8)
-    return checkpoint
+    return trained_checkpoint(bench, tmp_path_factory.mktemp("model") / "kgvqa")
 
 
 def _common(bench: Bench, store: LadybugStore, model: Path) -> list[str]:

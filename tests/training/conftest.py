@@ -17,7 +17,7 @@ from kgprune.linking.relation_detector import RelationDetector
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.synthetic import generate_benchmark
-from kgprune.vqa.training import build_contexts, load_synthetic_split, synthetic_queries
+from kgprune.vqa.training import build_contexts, load_synthetic_split, synthetic_queries, train
 
 SMALL = KgVqaConfig(image_size=16, patch_size=8, dim=32, num_heads=2, mlp_dim=64,
                     vision_layers=1, fusion_layers=2, text_layers=1, max_question_tokens=16)
@@ -55,3 +55,10 @@ def make_bench(store: LadybugStore, path: Path, n: int) -> Bench:
 @pytest.fixture(scope="module")
 def small_bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory) -> Bench:
     return make_bench(bundled_store, tmp_path_factory.mktemp("bench") / "synthetic", n=24)
+
+
+def trained_checkpoint(bench: Bench, checkpoint: Path) -> Path:
+    """A small model trained for two epochs on `bench`: enough for importance to mean something."""
+    train(bench.adapter(), bench.train, contexts=bench.contexts, checkpoint_dir=checkpoint,
+          epochs=2, batch_size=8)
+    return checkpoint
