@@ -190,3 +190,4 @@ class Errors:
     K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
+    K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."

@@ -1,7 +1,15 @@
-"""The tiny model learns the synthetic benchmark: it beats always giving the most common answer."""
+"""The tiny model learns the synthetic benchmark from its pixels.
+
+Every question asks what the KG knows about the object it points at, so the bar is not the most
+common answer but the best answer guessed from the question alone (its words, or the relation it
+asks about): only a model that recognises the object in the image clears it.
+"""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from kgprune.kg.backends.ladybug import LadybugStore
@@ -10,34 +18,52 @@ from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
+from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.metrics import normalize_answer, vqa_accuracy
 from kgprune.vqa.synthetic import generate_benchmark
 from kgprune.vqa.training import (
     build_contexts,
     default_config,
     load_synthetic_split,
-    majority_accuracy,
     synthetic_queries,
     train,
 )
 
-IMAGES = 200
-EPOCHS = 12
-MARGIN = 10.0
+IMAGES = 800
+EPOCHS = 16
+MARGIN = 8.0
+"""Measured: 28.8 against a question-only bar of 16.1 (seed 0), 30.1 with model seed 1."""
 
 
-def test_tiny_model_beats_the_majority_answer(bundled_store: LadybugStore, tmp_path: Path) -> None:
+def question_only_accuracy(train_samples: Sequence[VqaSample], val_samples: Sequence[VqaSample],
+                           key: Callable[[VqaSample], str]) -> float:
+    """VQA accuracy x100 of answering each validation question with the training answer that
+    scores best on the training questions sharing its key."""
+    scores: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in train_samples:
+        for answer in {normalize_answer(a) for a in s.answers}:
+            scores[key(s)][answer] += vqa_accuracy(answer, s.answers)
+    best = {k: c.most_common(1)[0][0] for k, c in scores.items()}
+    return 100 * sum(vqa_accuracy(best.get(key(s), ""), s.answers)
+                     for s in val_samples) / len(val_samples)
+
+
+def test_tiny_model_beats_answering_from_the_question_alone(bundled_store: LadybugStore,
+                                                            tmp_path: Path) -> None:
     generate_benchmark(tmp_path / "bench", store=bundled_store, n=IMAGES, seed=0, image_size=32,
-                       splits=(0.6, 0.4, 0.0))
+                       splits=(0.75, 0.25, 0.0))
     train_samples = load_synthetic_split(tmp_path / "bench", "train")
     val_samples = load_synthetic_split(tmp_path / "bench", "val")
     retriever = FactRetriever(bundled_store, Linker(bundled_store),
                               RelationDetector(HashingEncoder()))
     contexts = build_contexts(retriever, synthetic_queries(tmp_path / "bench", train_samples))
-    adapter = KgVqaAdapter.build(default_config("tiny", 32),
-                                 build_vocabulary(s.answers for s in train_samples), seed=0)
+    config = replace(default_config("tiny", 32), dim=64, mlp_dim=128, max_question_tokens=16)
+    adapter = KgVqaAdapter.build(config, build_vocabulary(s.answers for s in train_samples),
+                                 seed=0)
     report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
                    checkpoint_dir=tmp_path / "model", epochs=EPOCHS, batch_size=32, lr=2e-3,
-                   lam=0.5, seed=0)
-    baseline = majority_accuracy(train_samples, val_samples)
+                   lam=0.5, seed=0, checkpoint_every=10_000)
+    bar = max(question_only_accuracy(train_samples, val_samples, lambda s: s.question),
+              question_only_accuracy(train_samples, val_samples, lambda s: s.question_type))
     assert report.val_accuracy is not None
-    assert report.val_accuracy >= baseline + MARGIN, (report.val_accuracy, baseline)
+    assert report.val_accuracy >= bar + MARGIN, (report.val_accuracy, bar)

@@ -29,7 +29,7 @@ from kgprune.vqa.synthetic.questions import (
 )
 
 GENERATOR = "kgprune.vqa.synthetic"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 VARIANTS: tuple[str, ...] = ("standard", "paraphrase", "degraded", "compositional", "text")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 IMAGE_SIZE_RANGE = (32, 1024)
@@ -154,7 +154,7 @@ def plan_scene(image_id: int, objects: Sequence[BenchmarkObject], *, seed: int, 
     for i, (obj, position) in enumerate(zip(chosen, _positions(layout, k), strict=True)):
         lo, hi = i * size // k, (i + 1) * size // k
         x0, x1, y0, y1 = (lo, hi, 0, size) if layout == "row" else (0, size, lo, hi)
-        base = min(x1 - x0, y1 - y0, size // 2)
+        base = min(x1 - x0, y1 - y0, 3 * size // 4)
         side = max(6, round(base * render.SIZES[obj.signature.size]))
         x = rng.randint(x0, max(x0, x1 - side))
         y = rng.randint(y0, max(y0, y1 - side))
@@ -324,7 +324,8 @@ def generate_benchmark(
         split = split_of[image_id]
         scene = plan_scene(image_id, objects, seed=seed, size=image_size,
                            min_objects=2 if variant == "compositional" else 1)
-        image = render.render(image_size, [o.box for o in scene.objects], as_text=variant == "text")
+        image = render.render(image_size, [o.box for o in scene.objects], as_text=variant == "text",
+                              jitter_seed=render.stable_int(f"{seed}:{image_id}:jitter"))
         if variant == "degraded":
             image = render.degrade(image, render.stable_int(f"{seed}:{image_id}:noise"))
         (out_dir / image_path(split, image_id)).write_bytes(render.png_bytes(image))

@@ -1,13 +1,16 @@
-"""Pillow drawing of synthetic scenes: each concept is a fixed shape, colour, texture and size.
+"""Pillow drawing of synthetic scenes: each concept has a fixed shape, two colours, a texture.
 
 Signatures come from a stable hash of the concept URI (never Python's salted `hash`), so the same
-concept looks the same in every run, split and variant, and a model can learn it from pixels.
+concept looks the same in every run, split and variant, and a model can learn it from pixels. At
+32 px a shape is a blob of a few pixels, so colour carries the identity: every concept gets its own
+pair of colours, and the texture draws the accent into every part of the object.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,20 +21,25 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "star", "cross", "ring",
                            "hexagon")
 PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30), "green": (30, 160, 50), "blue": (30, 70, 220), "yellow": (240, 210, 20),
-    "orange": (245, 130, 20), "purple": (130, 40, 170), "cyan": (20, 200, 210),
-    "pink": (245, 120, 190), "brown": (120, 70, 30), "black": (20, 20, 20),
+    "red": (220, 30, 30), "orange": (245, 140, 20), "yellow": (240, 220, 30),
+    "lime": (150, 230, 40), "green": (20, 140, 40), "cyan": (30, 210, 220), "blue": (30, 70, 220),
+    "navy": (20, 20, 110), "purple": (130, 40, 170), "magenta": (230, 40, 200),
+    "pink": (250, 150, 200), "brown": (120, 70, 30), "black": (15, 15, 15),
+    "white": (250, 250, 250),
 }
-TEXTURES: tuple[str, ...] = ("solid", "stripes", "dots", "checker")
-SIZES: dict[str, float] = {"small": 0.6, "medium": 0.78, "large": 0.95}
+TEXTURES: tuple[str, ...] = ("rim", "stripes", "dots", "checker")
+SIZES: dict[str, float] = {"small": 0.7, "medium": 0.85, "large": 1.0}
 BACKGROUND = (180, 180, 172)
-_PATTERN_INK = (250, 250, 250)
+JITTER = 12
+"""Per-image shift of each colour channel, at most this much: same look, never the same pixels."""
 
 
 @dataclass(frozen=True, slots=True)
 class Signature:
     shape: str
     colour: str
+    accent: str
+    """The second colour: the texture's ink, or the rim of a `rim` object."""
     texture: str
     size: str
 
@@ -46,22 +54,29 @@ def stable_int(text: str) -> int:
 
 
 def assign_signatures(uris: Sequence[str]) -> dict[str, Signature]:
-    """One signature per URI, distinct in (shape, colour, texture): hash, then probe the next free.
+    """One signature per URI with its own pair of colours: hash, then probe the next free pair.
 
-    URIs are visited in sorted order so the assignment does not depend on the caller's order.
+    The pair is unordered (which colour fills and which is the accent comes from another bit), so
+    the set of colours an object shows names it. Shape, texture and size come from other bits.
+    URIs are visited in sorted order so the assignment does not depend on the caller's order;
+    past 91 concepts pairs repeat.
     """
     colours = tuple(PALETTE)
-    combos = [(s, c, t) for s in SHAPES for c in colours for t in TEXTURES]
+    pairs = [(a, b) for a in range(len(colours)) for b in range(a + 1, len(colours))]
     taken: set[int] = set()
     out: dict[str, Signature] = {}
     for uri in sorted(uris):
+        if len(taken) == len(pairs):
+            taken.clear()
         h = stable_int(uri)
-        slot = h % len(combos)
+        slot = h % len(pairs)
         while slot in taken:
-            slot = (slot + 1) % len(combos)
+            slot = (slot + 1) % len(pairs)
         taken.add(slot)
-        shape, colour, texture = combos[slot]
-        out[uri] = Signature(shape, colour, texture, tuple(SIZES)[(h >> 16) % len(SIZES)])
+        fill, accent = pairs[slot] if (h >> 12) % 2 else pairs[slot][::-1]
+        out[uri] = Signature(SHAPES[(h >> 24) % len(SHAPES)], colours[fill], colours[accent],
+                             TEXTURES[(h >> 20) % len(TEXTURES)],
+                             tuple(SIZES)[(h >> 16) % len(SIZES)])
     return out
 
 
@@ -100,23 +115,33 @@ def _mask(shape: str, w: int, h: int) -> Image.Image:
     return mask
 
 
-def _pattern(texture: str, colour: tuple[int, int, int], w: int, h: int) -> Image.Image:
-    tile = Image.new("RGB", (w, h), colour)
+RGB = tuple[int, int, int]
+
+
+def _pattern(sig: Signature, fill: RGB, ink: RGB, w: int, h: int) -> Image.Image:
+    """The object's pixels before its shape cuts them out: the fill with the accent drawn in."""
+    if sig.texture == "rim":
+        tile = Image.new("RGB", (w, h), ink)
+        border = max(1, min(w, h) // 6)
+        inner = _mask(sig.shape, max(1, w - 2 * border), max(1, h - 2 * border))
+        tile.paste(fill, (border, border, border + inner.width, border + inner.height), inner)
+        return tile
+    tile = Image.new("RGB", (w, h), fill)
     draw = ImageDraw.Draw(tile)
-    step = max(3, min(w, h) // 5)
-    if texture == "stripes":
+    step = max(2, min(w, h) // 5)
+    if sig.texture == "stripes":
         for x in range(-h, w, 2 * step):
-            draw.line((x, h, x + h, 0), fill=_PATTERN_INK, width=max(1, step // 2))
-    elif texture == "dots":
-        r = max(1, step // 3)
-        for y in range(step // 2, h, step):
-            for x in range(step // 2, w, step):
-                draw.ellipse((x - r, y - r, x + r, y + r), fill=_PATTERN_INK)
-    elif texture == "checker":
+            draw.line((x, h, x + h, 0), fill=ink, width=step)
+    elif sig.texture == "dots":
+        r = max(1, step // 2)
+        for y in range(step // 2, h, 2 * step):
+            for x in range(step // 2, w, 2 * step):
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+    elif sig.texture == "checker":
         for y in range(0, h, step):
             for x in range(0, w, step):
                 if (x // step + y // step) % 2:
-                    draw.rectangle((x, y, x + step - 1, y + step - 1), fill=_PATTERN_INK)
+                    draw.rectangle((x, y, x + step - 1, y + step - 1), fill=ink)
     return tile
 
 
@@ -132,9 +157,15 @@ class Placed:
     name: str
 
 
-def draw_shape(canvas: Image.Image, obj: Placed) -> None:
+def _shifted(colour: RGB, shift: RGB) -> RGB:
+    r, g, b = (min(255, max(0, c + d)) for c, d in zip(colour, shift, strict=True))
+    return r, g, b
+
+
+def draw_shape(canvas: Image.Image, obj: Placed, shift: RGB = (0, 0, 0)) -> None:
     sig = obj.signature
-    pattern = _pattern(sig.texture, PALETTE[sig.colour], obj.w, obj.h)
+    pattern = _pattern(sig, _shifted(PALETTE[sig.colour], shift),
+                       _shifted(PALETTE[sig.accent], shift), obj.w, obj.h)
     canvas.paste(pattern, (obj.x, obj.y), _mask(sig.shape, obj.w, obj.h))
 
 
@@ -155,10 +186,19 @@ def draw_text(canvas: Image.Image, obj: Placed) -> None:
     canvas.paste(ink, (obj.x + (obj.w - size[0]) // 2, obj.y + (obj.h - size[1]) // 2), label)
 
 
-def render(size: int, objects: Sequence[Placed], *, as_text: bool = False) -> Image.Image:
-    canvas = Image.new("RGB", (size, size), BACKGROUND)
-    for obj in objects:
-        (draw_text if as_text else draw_shape)(canvas, obj)
+def render(size: int, objects: Sequence[Placed], *, as_text: bool = False,
+           jitter_seed: int | None = None) -> Image.Image:
+    """The scene; `jitter_seed` shifts the background and each object's colours a little."""
+    rng = None if jitter_seed is None else random.Random(jitter_seed)
+    shifts: list[RGB] = [(0, 0, 0) if rng is None else
+                         (rng.randint(-JITTER, JITTER), rng.randint(-JITTER, JITTER),
+                          rng.randint(-JITTER, JITTER)) for _ in range(len(objects) + 1)]
+    canvas = Image.new("RGB", (size, size), _shifted(BACKGROUND, shifts[0]))
+    for obj, shift in zip(objects, shifts[1:], strict=True):
+        if as_text:
+            draw_text(canvas, obj)
+        else:
+            draw_shape(canvas, obj, shift)
     return canvas
 
 
