@@ -25,7 +25,7 @@ from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.metrics import vqa_accuracy
-from kgprune.vqa.synthetic import generate_benchmark
+from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
@@ -46,9 +46,12 @@ DEFAULT_IMAGE_SIZE = 32
 
 def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
                       image_size: int = DEFAULT_IMAGE_SIZE, variant: str = "standard") -> Path:
-    """A benchmark in the data home, generated on first use and reused after."""
+    """A benchmark in the data home, generated on first use and reused after; the generator
+    version is in the folder name (and so in the cached model's), so a new renderer never
+    meets images or checkpoints of an old one."""
     suffix = "" if variant == "standard" else f"-{variant}"
-    folder = data_home() / "benchmarks" / f"synthetic-{n}-px{image_size}-s{seed}{suffix}"
+    name = f"synthetic-g{GENERATOR_VERSION}-{n}-px{image_size}-s{seed}{suffix}"
+    folder = data_home() / "benchmarks" / name
     if not (folder / "manifest.json").is_file():
         generate_benchmark(folder, store=store, n=n, seed=seed, image_size=image_size,
                            variant=variant)
