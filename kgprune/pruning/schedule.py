@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 from kgprune.errors import ConfigError, Errors
 from kgprune.pruning.data import PruningData
-from kgprune.pruning.distributed import is_main_process
+from kgprune.pruning.distributed import barrier, is_main_process
 from kgprune.pruning.finetune import FinetuneConfig, FinetuneReport, finetune
 from kgprune.pruning.gates import Gates
 from kgprune.pruning.importance import ImportanceScores, ScoringBatch, criterion_by_name
@@ -105,11 +104,6 @@ class PruneResult:
     resumed_from: int
 
 
-def _barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -162,6 +156,14 @@ def _mean_activations(adapter: ModelAdapter, units: UnitSet,
         return {g.key: gates.activation_mean(g.key)[:, 0] for g in units.neurons}
 
 
+def round_batches(adapter: ModelAdapter, data: PruningData, config: PruneConfig,
+                  round_index: int) -> list[ScoringBatch]:
+    """The scoring samples of a round: seeded by (seed, round), the same for every method."""
+    return data.scoring_batches(adapter, samples=config.importance_samples,
+                                batch_size=config.importance_batch,
+                                seed=config.seed * 7919 + round_index)
+
+
 def score_units(adapter: ModelAdapter, data: PruningData, config: PruneConfig, *,
                 batches: list[ScoringBatch] | None = None, units: UnitSet | None = None,
                 meta: Mapping[str, Any] | None = None) -> ImportanceScores:
@@ -169,9 +171,7 @@ def score_units(adapter: ModelAdapter, data: PruningData, config: PruneConfig, *
     scoring samples)."""
     units = units or discover_units(adapter.model)
     if batches is None:
-        batches = data.scoring_batches(adapter, samples=config.importance_samples,
-                                       batch_size=config.importance_batch,
-                                       seed=config.seed * 7919 + 1)
+        batches = round_batches(adapter, data, config, 1)
     criterion = criterion_by_name(config.method, **config.criterion_options())
     return criterion.score(adapter, units, batches, meta=dict(meta or {}))
 
@@ -215,9 +215,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
     resumed_from = len(records)
     for r in range(resumed_from + 1, config.rounds + 1):
         units = discover_units(adapter.model)
-        batches = data.scoring_batches(adapter, samples=config.importance_samples,
-                                       batch_size=config.importance_batch,
-                                       seed=config.seed * 7919 + r)
+        batches = round_batches(adapter, data, config, r)
         costs = _flop_costs(adapter, units, batches[0]) if config.plan.target == "flops" else None
         current = _prunable_cost(units, config.plan, costs)
         total_cost = current if total_cost is None else total_cost
@@ -253,7 +251,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
             save_pruned(adapter, composed, round_dir, info={**(info or {}), "round": r})
             _write_json(work / ROUND_RECORD.format(r=r),
                         {"config": config.to_dict(), "record": record.to_dict()})
-        _barrier()
+        barrier()
         records.append(record)
         emit("round", record.to_dict())
     if is_main_process():
@@ -261,5 +259,5 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
                     info={**(info or {}), "schedule": config.to_dict(), "plan": composed.to_dict(),
                           "rounds": [r.to_dict() for r in records]})
         shutil.rmtree(work, ignore_errors=True)
-    _barrier()
+    barrier()
     return PruneResult(adapter, composed, tuple(records), out_dir, resumed_from)
