@@ -315,20 +315,22 @@ def weighted_loss(adapter: ModelAdapter, batch: ScoringBatch, *, task_weight: fl
                   knowledge_weight: float) -> tuple[torch.Tensor | None, int]:
     """The SUM over samples of task_weight·L_task + knowledge_weight·L_knowledge, and how many
     samples it covers. A sample counts for a loss when its target for it is not empty: the
-    `grounded` rule of `knowledge_loss.batch_losses`. Each loss with a non-zero weight costs one
-    forward pass. Returns (None, 0) when no sample counts."""
-    total: torch.Tensor | None = None
-    used = [False] * len(batch.task)
-    for weight, targets in ((task_weight, batch.task), (knowledge_weight, batch.knowledge)):
-        present = [bool(t) for t in targets]
-        if not weight or not any(present):
-            continue
-        used = [u or p for u, p in zip(used, present)]
-        losses = adapter.answer_loss(batch.inputs, targets)
-        mask = torch.tensor(present, dtype=losses.dtype, device=losses.device)
-        part = weight * (losses * mask).sum()
-        total = part if total is None else total + part
-    return total, sum(used)
+    `grounded` rule of `knowledge_loss.batch_losses`. Both losses share one forward pass.
+    Returns (None, 0) when no sample counts."""
+    terms = [(weight, targets) for weight, targets in ((task_weight, batch.task),
+                                                       (knowledge_weight, batch.knowledge))
+             if weight and any(targets)]
+    if not terms:
+        return None, 0
+    losses = adapter.answer_losses(batch.inputs, *(targets for _, targets in terms))
+    total = sum(weight * (loss * _present(targets, loss)).sum()
+                for (weight, targets), loss in zip(terms, losses, strict=True))
+    used = sum(any(targets[i] for _, targets in terms) for i in range(len(batch.task)))
+    return total, used
+
+
+def _present(targets: Sequence[AnswerTargets], like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([bool(t) for t in targets], dtype=like.dtype, device=like.device)
 
 
 class GateGradientCriterion(DataCriterion):
@@ -444,7 +446,7 @@ class ActivationImportance(DataCriterion):
             for done, batch in enumerate(batches, 1):
                 count = sum(bool(t) for t in batch.task)
                 if count:
-                    adapter.answer_loss(batch.inputs, batch.task)
+                    adapter.answer_losses(batch.inputs, batch.task)
                     tally.samples += count
                 progress(done, len(batches))
             for g in groups:

@@ -141,7 +141,7 @@ def _prunable_cost(units: UnitSet, plan: PlanConfig, costs: Mapping[str, float] 
 def _flop_costs(adapter: ModelAdapter, units: UnitSet, batch: ScoringBatch) -> dict[str, float]:
     """FLOPs per unit per sample, from the tokens each group sees on one batch."""
     with Gates(adapter.model, units, record=True) as gates, torch.no_grad():
-        adapter.answer_loss(batch.inputs, batch.task)
+        adapter.answer_losses(batch.inputs, batch.task)
         samples = len(batch.task)
         tokens = {g.key: gates.tokens_seen(g.key) / samples for g in units}
     return unit_flops(units, tokens)
@@ -152,7 +152,7 @@ def _mean_activations(adapter: ModelAdapter, units: UnitSet,
     """Each FFN neuron's mean activation over the scoring batches, for bias compensation."""
     with Gates(adapter.model, units.neurons, record=True) as gates, torch.no_grad():
         for batch in batches:
-            adapter.answer_loss(batch.inputs, batch.task)
+            adapter.answer_losses(batch.inputs, batch.task)
         return {g.key: gates.activation_mean(g.key)[:, 0] for g in units.neurons}
 
 

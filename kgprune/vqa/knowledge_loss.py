@@ -55,10 +55,12 @@ def batch_losses(adapter: ModelAdapter, inputs: ModelInputs, *,
     device = next(adapter.model.parameters()).device
     task_mask = torch.tensor([bool(t) for t in task], dtype=torch.float32, device=device)
     knowledge_mask = torch.tensor([bool(k) for k in knowledge], dtype=torch.float32, device=device)
-    l_task = _mean_over(adapter.answer_loss(inputs, task), task_mask)
     if knowledge_mask.any() and lam:
-        l_knowledge = _mean_over(adapter.answer_loss(inputs, knowledge), knowledge_mask)
+        task_losses, knowledge_losses = adapter.answer_losses(inputs, task, knowledge)
+        l_knowledge = _mean_over(knowledge_losses, knowledge_mask)
     else:
+        (task_losses,) = adapter.answer_losses(inputs, task)
         l_knowledge = torch.zeros((), device=device)
+    l_task = _mean_over(task_losses, task_mask)
     return LossParts(total=l_task + lam * l_knowledge, task=l_task, knowledge=l_knowledge,
                      grounded=int(knowledge_mask.sum().item()))

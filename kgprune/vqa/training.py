@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -37,6 +38,7 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1
+TOKEN_KEYS = ("input_ids", "attention_mask")
 ProgressFn = Callable[[int, int], None]
 
 
@@ -100,15 +102,23 @@ def open_image(sample: VqaSample) -> Image.Image:
 
 def encode_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
                    batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """All inputs as tensors once: images are small, and decoding PNGs every epoch is the cost."""
+    """All inputs as tensors once: images are small, and decoding PNGs every epoch is the cost.
+    Questions are padded to the longest; `_rows` trims a batch back to its own longest."""
     parts = [adapter.prepare([open_image(s) for s in samples[i:i + batch_size]],
                              [s.question for s in samples[i:i + batch_size]])
              for i in range(0, len(samples), batch_size)]
+    width = max(p["input_ids"].shape[1] for p in parts)
+    for part in parts:
+        for key in TOKEN_KEYS:
+            part[key] = F.pad(part[key], (0, width - part[key].shape[1]))
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
 def _rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> dict[str, Any]:
-    return {key: value[index] for key, value in inputs.items()}
+    """A batch's rows, its question tokens cut to its longest: padding is masked, not computed."""
+    rows = {key: value[index] for key, value in inputs.items()}
+    width = max(1, int(rows["attention_mask"].sum(dim=1).max()))
+    return rows | {key: rows[key][:, :width] for key in TOKEN_KEYS}
 
 
 def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],

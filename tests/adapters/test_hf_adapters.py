@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from PIL import Image
@@ -34,7 +36,7 @@ def test_gradients_reach_vision_and_language(adapters: dict[str, HfAdapter],
                                              images: list[Image.Image], family: str) -> None:
     adapter = adapters[family]
     adapter.model.zero_grad(set_to_none=True)
-    losses = adapter.answer_loss(adapter.prepare(images, QUESTIONS), TARGETS)
+    losses = adapter.answer_losses(adapter.prepare(images, QUESTIONS), TARGETS)[0]
     assert losses.shape == (2,)
     assert torch.isfinite(losses).all() and (losses > 0).all()
     losses.sum().backward()
@@ -43,15 +45,52 @@ def test_gradients_reach_vision_and_language(adapters: dict[str, HfAdapter],
     adapter.model.zero_grad(set_to_none=True)
 
 
+def _module_calls(model: torch.nn.Module, run: Callable[[], object]) -> int:
+    calls = [0]
+
+    def count(*_: object) -> None:
+        calls[0] += 1
+
+    handles = [m.register_forward_pre_hook(count) for m in model.modules()]
+    try:
+        run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls[0]
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_target_sets_share_one_forward_pass(adapters: dict[str, HfAdapter],
+                                            images: list[Image.Image], family: str) -> None:
+    """L_task and L_knowledge in one call: the same numbers as two calls, for the price of one."""
+    adapter = adapters[family]
+    inputs = adapter.prepare(images, QUESTIONS)
+    knowledge = [{"hot dog": 1.0}, {"red": 0.5, "hot dog": 0.5}]
+    with torch.no_grad():
+        torch.manual_seed(0)
+        (task_alone,) = adapter.answer_losses(inputs, TARGETS)
+        torch.manual_seed(0)
+        (knowledge_alone,) = adapter.answer_losses(inputs, knowledge)
+        torch.manual_seed(0)
+        task, known = adapter.answer_losses(inputs, TARGETS, knowledge)
+        one = _module_calls(adapter.model, lambda: adapter.answer_losses(inputs, TARGETS))
+        both = _module_calls(adapter.model,
+                             lambda: adapter.answer_losses(inputs, TARGETS, knowledge))
+    torch.testing.assert_close(task, task_alone, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(known, knowledge_alone, atol=1e-5, rtol=1e-4)
+    assert both == one > 0
+
+
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_empty_targets_give_zero_and_samples_are_independent(
         adapters: dict[str, HfAdapter], images: list[Image.Image], family: str) -> None:
     adapter = adapters[family]
     inputs = adapter.prepare(images, QUESTIONS)
     with torch.no_grad():
-        both = adapter.answer_loss(inputs, TARGETS)
-        first_only = adapter.answer_loss(inputs, [TARGETS[0], {}])
-        none = adapter.answer_loss(inputs, [{}, {}])
+        both = adapter.answer_losses(inputs, TARGETS)[0]
+        first_only = adapter.answer_losses(inputs, [TARGETS[0], {}])[0]
+        none = adapter.answer_losses(inputs, [{}, {}])[0]
     assert first_only[1] == 0
     assert torch.allclose(first_only[0], both[0], atol=1e-5)
     assert torch.equal(none, torch.zeros(2))
@@ -63,9 +102,9 @@ def test_loss_is_weighted_by_the_targets(adapters: dict[str, HfAdapter],
     adapter = adapters[family]
     inputs = adapter.prepare(images, QUESTIONS)
     with torch.no_grad():
-        red = adapter.answer_loss(inputs, [{"red": 1.0}, {}])[0]
-        dog = adapter.answer_loss(inputs, [{"hot dog": 1.0}, {}])[0]
-        mixed = adapter.answer_loss(inputs, [{"red": 0.25, "hot dog": 0.75}, {}])[0]
+        red = adapter.answer_losses(inputs, [{"red": 1.0}, {}])[0][0]
+        dog = adapter.answer_losses(inputs, [{"hot dog": 1.0}, {}])[0][0]
+        mixed = adapter.answer_losses(inputs, [{"red": 0.25, "hot dog": 0.75}, {}])[0][0]
     assert torch.allclose(mixed, 0.25 * red + 0.75 * dog, atol=1e-5)
 
 
@@ -82,7 +121,7 @@ def test_one_target_per_sample(adapters: dict[str, HfAdapter],
                                images: list[Image.Image], family: str) -> None:
     adapter = adapters[family]
     with pytest.raises(ConfigError, match=r"\[K426\]"):
-        adapter.answer_loss(adapter.prepare(images, QUESTIONS), [{"red": 1.0}])
+        adapter.answer_losses(adapter.prepare(images, QUESTIONS), [{"red": 1.0}])[0]
 
 
 def test_vilt_drops_answers_outside_its_vocabulary(adapters: dict[str, HfAdapter],
@@ -90,8 +129,8 @@ def test_vilt_drops_answers_outside_its_vocabulary(adapters: dict[str, HfAdapter
     adapter = adapters["vilt"]
     inputs = adapter.prepare(images, QUESTIONS)
     with torch.no_grad():
-        red = adapter.answer_loss(inputs, [{"red": 1.0}, {"zebra": 1.0}])
-        renormalised = adapter.answer_loss(inputs, [{"red": 0.4, "zebra": 0.6}, {}])
+        red = adapter.answer_losses(inputs, [{"red": 1.0}, {"zebra": 1.0}])[0]
+        renormalised = adapter.answer_losses(inputs, [{"red": 0.4, "zebra": 0.6}, {}])[0]
     assert torch.allclose(red[0], renormalised[0], atol=1e-6)
     assert red[1] == 0
     assert adapter.predict(inputs)[0] in adapter.labels

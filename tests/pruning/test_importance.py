@@ -97,7 +97,7 @@ def _gate_grads(adapter: ModelAdapter, units: UnitSet, batch: ScoringBatch,
                 rows: list[int]) -> dict[str, torch.Tensor]:
     """|d/d gate| of the sum of the knowledge losses of `rows`, the paper's formula by hand."""
     with Gates(adapter.model, units, requires_grad=True) as gates:
-        losses = adapter.answer_loss(batch.inputs, batch.knowledge)
+        losses = adapter.answer_losses(batch.inputs, batch.knowledge)[0]
         losses[rows].sum().backward()
         return {k: v.abs() for k, v in gates.grads().items()}
 
@@ -176,7 +176,7 @@ def test_taylor_is_weight_times_gradient_over_the_units_slices() -> None:
     batch = case.batches[0]
     scores = criterion_by_name("taylor").score(case.adapter, case.units, [batch])
     mlp = case.adapter.model.fusion[1].mlp
-    loss = case.adapter.answer_loss(batch.inputs, batch.task).sum()
+    loss = case.adapter.answer_losses(batch.inputs, batch.task)[0].sum()
     w1, b1, w2 = mlp.fc1.weight, mlp.fc1.bias, mlp.fc2.weight
     g1, gb, g2 = torch.autograd.grad(loss, [w1, b1, w2])
     n = 5
@@ -191,7 +191,7 @@ def test_activation_and_random() -> None:
     scores = criterion_by_name("activation").score(case.adapter, case.units, case.batches)
     with Gates(case.adapter.model, case.units, record=True) as gates, torch.no_grad():
         for batch in case.batches:
-            case.adapter.answer_loss(batch.inputs, batch.task)
+            case.adapter.answer_losses(batch.inputs, batch.task)[0]
         for g in case.units:
             torch.testing.assert_close(scores[g.key], gates.activation_norm(g.key))
     one, same = (criterion_by_name("random", seed=3).score(case.adapter, case.units)

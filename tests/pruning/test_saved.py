@@ -61,7 +61,7 @@ def outputs(adapter: ModelAdapter) -> tuple[list[str], torch.Tensor, torch.Tenso
     inputs = adapter.prepare(images(), list(QUESTIONS))
     with torch.no_grad():
         torch.manual_seed(0)
-        loss = adapter.answer_loss(inputs, TARGETS)
+        loss = adapter.answer_losses(inputs, TARGETS)[0]
         torch.manual_seed(0)
         if isinstance(adapter, KgVqaAdapter):
             raw = adapter.logits(inputs)

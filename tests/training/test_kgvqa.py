@@ -14,6 +14,8 @@ from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets
 from tests.training.conftest import SMALL
 
 ANSWERS = (UNK, "metal", "kitchen", "eat", "wood")
+QUESTIONS = ["What is this made of?", "Where would you find this?",
+             "What is the object on the left used for?"]
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +25,29 @@ def adapter() -> KgVqaAdapter:
 
 def _inputs(adapter: KgVqaAdapter, n: int = 3) -> dict[str, torch.Tensor]:
     images = [Image.new("RGB", (40, 24), (40 * i, 200, 90)) for i in range(n)]
-    return adapter.prepare(images, ["What is this made of?", "Where would you find this?",
-                                    "What is the object on the left used for?"][:n])
+    return adapter.prepare(images, QUESTIONS[:n])
+
+
+def test_questions_pad_to_the_longest_without_changing_answers(adapter: KgVqaAdapter) -> None:
+    """Padding is masked: a question's logits do not depend on its batch-mates' lengths."""
+    image = Image.new("RGB", (16, 16), (200, 30, 30))
+    alone = adapter.prepare([image], [QUESTIONS[0]])
+    padded = adapter.prepare([image, image], [QUESTIONS[0], "why " * 40])
+    assert padded["input_ids"].shape[1] == SMALL.max_question_tokens > alone["input_ids"].shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(adapter.logits(alone)[0], adapter.logits(padded)[0],
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_prepare_forward_backward(adapter: KgVqaAdapter) -> None:
     inputs = _inputs(adapter)
     assert isinstance(adapter, ModelAdapter)
     assert inputs["pixel_values"].shape == (3, 3, 16, 16)
-    assert inputs["input_ids"].shape == (3, 16)
+    longest = max(len(adapter.tokenizer(q)["input_ids"]) for q in QUESTIONS)
+    assert inputs["input_ids"].shape == (3, longest) and longest < SMALL.max_question_tokens
     assert adapter.logits(inputs).shape == (3, len(ANSWERS))
     targets = [{"metal": 1.0}, {"kitchen": 0.5, "wood": 0.5}, {"eat": 1.0}]
-    loss = adapter.answer_loss(inputs, targets)
+    loss = adapter.answer_losses(inputs, targets)[0]
     assert loss.shape == (3,) and torch.all(loss > 0)
     loss.sum().backward()
     assert adapter.model.classifier.weight.grad is not None
@@ -65,8 +78,8 @@ def test_answer_loss_semantics(adapter: KgVqaAdapter) -> None:
     inputs = _inputs(adapter)
     log_probs = torch.log_softmax(adapter.logits(inputs), dim=-1)
     with torch.no_grad():
-        loss = adapter.answer_loss(inputs, [{}, {"metal": 0.5, "not in vocab": 0.5},
-                                            {"never seen": 1.0}])
+        loss = adapter.answer_losses(inputs, [{}, {"metal": 0.5, "not in vocab": 0.5},
+                                            {"never seen": 1.0}])[0]
     assert loss[0].item() == 0.0
     assert loss[1].item() == pytest.approx(-log_probs[1, ANSWERS.index("metal")].item(), rel=1e-5)
     assert loss[2].item() == 0.0
@@ -100,4 +113,4 @@ def test_base_size_is_pretrained_minilm() -> None:
     assert not torch.equal(pretrained, fresh.model.text.embeddings.word_embeddings.weight)
     assert base.model.state_dict().keys() == fresh.model.state_dict().keys()
     inputs = base.prepare([Image.new("RGB", (32, 32))], ["What is this made of?"])
-    assert base.answer_loss(inputs, [{"metal": 1.0}]).item() > 0
+    assert base.answer_losses(inputs, [{"metal": 1.0}])[0].item() > 0

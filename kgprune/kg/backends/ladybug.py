@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit
 import ladybug
 
 from kgprune.errors import BackendError, BackendUnavailableError, Errors
-from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
 from kgprune.kg.backends.ladybug_copy import CopyGroup
+from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
 from kgprune.kg.cypher import ladybug as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
 from kgprune.kg.relations import check_relation

@@ -1,11 +1,12 @@
 """The `ModelAdapter` protocol: what training, evaluation, the knowledge loss and pruning need.
 
-Both losses are one operation with two target distributions: `answer_loss(inputs, targets)` is
+Both losses are one operation with two target distributions: `answer_losses(inputs, targets)` is
 the cross-entropy between the model's answer distribution and `targets` (answer text -> weight,
 summing to 1). With the VQA soft scores of the 10 human answers it is L_task; with the answers the
 retrieved facts support it is L_knowledge. A classifier scores its answer vocabulary (answers
 outside it are dropped and the rest renormalised); a generative model sums the weighted
-log-likelihoods of each answer's tokens.
+log-likelihoods of each answer's tokens. Several target sets share one forward pass, so adding
+L_knowledge to a training step costs a loss, not a second pass through the model.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ class ModelAdapter(Protocol):
     def prepare(self, images: Sequence[Image.Image], questions: Sequence[str]) -> ModelInputs:
         """Tensors for a batch, on the model's device."""
 
-    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        """Per-sample cross-entropy to `targets`, shape [batch]; 0 where a target is empty."""
+    def answer_losses(self, inputs: ModelInputs,
+                      *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
+        """Per target set, the per-sample cross-entropy, shape [batch]; 0 where a target is
+        empty. One forward pass serves every set."""
 
     def predict(self, inputs: ModelInputs) -> list[str]:
         """The answer text per sample (the arg-max answer, or greedy generation)."""

@@ -11,7 +11,7 @@ from PIL import Image
 from transformers import BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
 
 from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
-from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_loss, tiny_tokenizer
+from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_losses, tiny_tokenizer
 
 MAX_NEW_TOKENS = 10
 """VQA answers are a few words; a short budget keeps evaluation fast."""
@@ -69,15 +69,16 @@ class BlipAdapter:
                                        encoder_hidden_states=image,
                                        encoder_attention_mask=image_mask).last_hidden_state
 
-    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        return generative_answer_loss(inputs["input_ids"].shape[0], targets, self._device(),
-                                      lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
+    def answer_losses(self, inputs: ModelInputs,
+                      *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
+        return generative_answer_losses(inputs["input_ids"].shape[0], targets, self._device(),
+                                        lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
 
     def _mean_nll(self, inputs: ModelInputs, pairs: list[AnswerPair],
                   rows: torch.Tensor) -> torch.Tensor:
         device = self._device()
         questions = self._question_states(inputs)
-        answers = self.processor.tokenizer([a for _, a, _ in pairs], padding=True,
+        answers = self.processor.tokenizer([a for _, a in pairs], padding=True,
                                            return_tensors="pt").to(device)
         ids = answers["input_ids"].clone()
         ids[:, 0] = self.model.decoder_start_token_id  # [CLS] -> the decoder's start token, as BLIP trains

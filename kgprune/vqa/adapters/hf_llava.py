@@ -25,7 +25,7 @@ from transformers import (
 )
 
 from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
-from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_loss
+from kgprune.vqa.adapters.hf_loading import AnswerPair, generative_answer_losses
 
 PROMPT = "USER: <image>\n{question} ASSISTANT:"
 """The llava-1.5 conversation format."""
@@ -97,12 +97,12 @@ class LlavaAdapter:
         keep = ("pixel_values", "input_ids", "attention_mask")
         return {k: encoded[k].to(self._device()) for k in keep}
 
-    def _rows(self, inputs: ModelInputs, pairs: list[tuple[int, str, float]]
+    def _rows(self, inputs: ModelInputs, pairs: list[AnswerPair]
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-padded input ids, attention mask and labels for the (sample, answer) pairs."""
-        answers = self.tokenizer([a for _, a, _ in pairs], add_special_tokens=False)["input_ids"]
+        answers = self.tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]
         sequences, labels = [], []
-        for (row, _, _), answer in zip(pairs, answers, strict=True):
+        for (row, _), answer in zip(pairs, answers, strict=True):
             prompt = inputs["input_ids"][row][inputs["attention_mask"][row].bool()].tolist()
             target = [*answer, self.tokenizer.eos_token_id]
             sequences.append(prompt + target)
@@ -116,9 +116,10 @@ class LlavaAdapter:
         mask = left([[1] * len(s) for s in sequences], 0)
         return left(sequences, pad), mask, left(labels, -100)
 
-    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        return generative_answer_loss(inputs["input_ids"].shape[0], targets, self._device(),
-                                      lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
+    def answer_losses(self, inputs: ModelInputs,
+                      *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
+        return generative_answer_losses(inputs["input_ids"].shape[0], targets, self._device(),
+                                        lambda pairs, rows: self._mean_nll(inputs, pairs, rows))
 
     def _mean_nll(self, inputs: ModelInputs, pairs: list[AnswerPair],
                   rows: torch.Tensor) -> torch.Tensor:

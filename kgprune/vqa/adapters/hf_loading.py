@@ -157,26 +157,34 @@ def check_batch(targets: Sequence[AnswerTargets], batch: int) -> None:
         raise ConfigError(Errors.K426.format(targets=len(targets), batch=batch))
 
 
-def answer_pairs(targets: Sequence[AnswerTargets]) -> list[tuple[int, str, float]]:
-    """(sample, answer, weight) for every positively weighted answer; the rows a generative loss scores."""
-    return [(i, answer, float(weight)) for i, target in enumerate(targets)
-            for answer, weight in target.items() if weight > 0]
+AnswerPair = tuple[int, str]
+"""(sample, answer): one row a generative loss scores."""
 
 
-AnswerPair = tuple[int, str, float]
-
-
-def generative_answer_loss(
-    batch: int, targets: Sequence[AnswerTargets], device: torch.device,
+def generative_answer_losses(
+    batch: int, target_sets: Sequence[Sequence[AnswerTargets]], device: torch.device,
     mean_nll: Callable[[list[AnswerPair], torch.Tensor], torch.Tensor],
-) -> torch.Tensor:
-    """Per sample, Σ weight × mean NLL of the answer's tokens; `mean_nll` scores the
-    (sample, answer) rows, given the pairs and their sample indices."""
-    check_batch(targets, batch)
-    losses = torch.zeros(batch, device=device)
-    pairs = answer_pairs(targets)
-    if not pairs:
-        return losses
-    rows = torch.tensor([row for row, _, _ in pairs], device=device)
-    weights = torch.tensor([w for _, _, w in pairs], device=device)
-    return losses.index_add(0, rows, weights * mean_nll(pairs, rows))
+) -> tuple[torch.Tensor, ...]:
+    """Per target set and sample, Σ weight × mean NLL of the answer's tokens. `mean_nll` scores
+    (sample, answer) rows given the pairs and their sample indices, once for all sets: an answer
+    that several sets weight (L_task's and L_knowledge's) is scored once."""
+    for targets in target_sets:
+        check_batch(targets, batch)
+    scored: dict[AnswerPair, int] = {}
+    slots: list[int] = []
+    weights: list[float] = []
+    sources: list[int] = []
+    for position, targets in enumerate(target_sets):
+        for row, target in enumerate(targets):
+            for answer, weight in target.items():
+                if weight > 0:
+                    sources.append(scored.setdefault((row, answer), len(scored)))
+                    slots.append(position * batch + row)
+                    weights.append(float(weight))
+    losses = torch.zeros(len(target_sets) * batch, device=device)
+    if scored:
+        pairs = list(scored)
+        nll = mean_nll(pairs, torch.tensor([row for row, _ in pairs], device=device))
+        losses = losses.index_add(0, torch.tensor(slots, device=device),
+                                  torch.tensor(weights, device=device) * nll[sources])
+    return tuple(losses.view(len(target_sets), batch).unbind(0))

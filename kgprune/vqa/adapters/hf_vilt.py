@@ -55,18 +55,20 @@ class ViltAdapter:
                                  return_tensors="pt")
         return {k: v.to(self._device()) for k, v in encoded.items()}
 
-    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
-        logits = self.model(**inputs).logits
-        check_batch(targets, logits.shape[0])
-        dist = torch.zeros_like(logits, dtype=torch.float32)
+    def answer_losses(self, inputs: ModelInputs,
+                      *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
+        log_probs = torch.log_softmax(self.model(**inputs).logits.float(), dim=-1)
+        return tuple(-(self._distribution(t, log_probs) * log_probs).sum(dim=-1) for t in targets)
+
+    def _distribution(self, targets: Sequence[AnswerTargets], like: torch.Tensor) -> torch.Tensor:
+        check_batch(targets, like.shape[0])
+        dist = torch.zeros_like(like)
         for row, target in enumerate(targets):
             for answer, weight in target.items():
                 index = self.label_index.get(normalize_answer(answer))
                 if index is not None and weight > 0:
                     dist[row, index] += weight
-        mass = dist.sum(dim=-1, keepdim=True)
-        dist = dist / mass.clamp(min=1e-12)
-        return -(dist * torch.log_softmax(logits.float(), dim=-1)).sum(dim=-1)
+        return dist / dist.sum(dim=-1, keepdim=True).clamp(min=1e-12)
 
     def predict(self, inputs: ModelInputs) -> list[str]:
         with torch.no_grad():

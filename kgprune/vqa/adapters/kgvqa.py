@@ -285,7 +285,7 @@ class KgVqaAdapter:
         arrays = [np.asarray(im.convert("RGB").resize((side, side), Image.Resampling.BILINEAR),
                              dtype=np.float32) for im in images]
         pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 127.5 - 1.0
-        tokens = self.tokenizer(list(questions), padding="max_length", truncation=True,
+        tokens = self.tokenizer(list(questions), padding="longest", truncation=True,
                                 max_length=self.config.max_question_tokens, return_tensors="pt")
         return {"pixel_values": pixels.to(self.device),
                 "input_ids": tokens["input_ids"].to(self.device),
@@ -305,9 +305,10 @@ class KgVqaAdapter:
         totals = matrix.sum(dim=1, keepdim=True)
         return (matrix / totals.clamp(min=1e-12)).to(self.device)
 
-    def answer_loss(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]) -> torch.Tensor:
+    def answer_losses(self, inputs: ModelInputs,
+                      *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
         log_probs = F.log_softmax(self.logits(inputs), dim=-1)
-        return -(self.target_matrix(targets) * log_probs).sum(dim=-1)
+        return tuple(-(self.target_matrix(t) * log_probs).sum(dim=-1) for t in targets)
 
     @torch.no_grad()
     def predict(self, inputs: ModelInputs) -> list[str]:
