@@ -47,6 +47,7 @@ CoverageLevelOpt = Annotated[float, typer.Option(
     "uses the full KG).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the run and of the coverage view.")]
 SamplesOpt = Annotated[int, typer.Option("--samples", help="Samples scored for importance.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Samples per batch.")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ def prune_cmd(
     strategy: StrategyOpt = "edge",
     seed: SeedOpt = 0,
     samples: SamplesOpt = 256,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    batch_size: BatchSizeOpt = 32,
     lr: Annotated[float, typer.Option("--lr", help="Fine-tuning learning rate.")] = 5e-4,
     distill: Annotated[float, typer.Option(help="Weight of logit distillation from the "
                                            "unpruned model (0: off).")] = 0.0,
@@ -185,7 +186,7 @@ def importance_cmd(
     strategy: StrategyOpt = "edge",
     seed: SeedOpt = 0,
     samples: SamplesOpt = 256,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    batch_size: BatchSizeOpt = 32,
     as_json: JsonOpt = False,
 ) -> None:
     """Score every head and FFN neuron and save the scores; the model is left unchanged."""
