@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kgprune.atomic import write_atomic
 from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
 from kgprune.pruning.importance import ScoringBatch, criterion_by_name
 from kgprune.pruning.measure import measure_callable, synthetic_inputs
@@ -308,10 +309,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run(ratios_=args.ratios, repeats=args.repeats, warmup=args.warmup,
                  parts=args.parts, threads=args.threads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    temp = args.out.with_name(f".{args.out.name}.tmp")
-    temp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    os.replace(temp, args.out)
+    write_atomic(args.out, json.dumps(report, indent=1) + "\n")
     print(table(report))
 
 

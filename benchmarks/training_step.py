@@ -31,6 +31,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from kgprune.atomic import write_atomic
 from kgprune.kg import bundled
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.vqa.adapters.base import AnswerTargets
@@ -145,10 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run(images=args.images, batch_size=args.batch_size, steps=args.steps,
                  warmup=args.warmup, threads=args.threads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    temp = args.out.with_name(f".{args.out.name}.tmp")
-    temp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    os.replace(temp, args.out)
+    write_atomic(args.out, json.dumps(report, indent=1) + "\n")
     print(json.dumps({"median_ms": report["median_ms"], "ratios": report["ratios"]}, indent=1))
 
 

@@ -7,13 +7,13 @@ changes no global backend and needs no display. Error bars are 95% t-interval ha
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from kgprune.atomic import atomic_path
 from kgprune.experiments.aggregate import Group, Paired
 from kgprune.experiments.coerce import format_layer_range
 from kgprune.experiments.spec import FULL
@@ -23,9 +23,8 @@ Plot = Callable[[Path, Sequence[Group], Sequence[Paired]], bool]
 
 
 def _save(fig: Figure, path: Path) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(temp, format="png", dpi=120, bbox_inches="tight")
-    os.replace(temp, path)
+    with atomic_path(path) as temp:
+        fig.savefig(temp, format="png", dpi=120, bbox_inches="tight")
 
 
 def _err(group: Group, metric: str) -> float:

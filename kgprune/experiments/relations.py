@@ -9,7 +9,6 @@ indices are mapped back through its plan to the original model's, so a unit keep
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from kgprune.atomic import write_atomic
 from kgprune.kg.relations import ALL_RELATIONS
 from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.pruning.data import PruningData
@@ -64,10 +64,7 @@ class RelationImportance:
                               for rel in self.scores}}
 
     def write_json(self, path: Path, top: int = 20) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps(self.to_dict(top), indent=1) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+        write_atomic(path, json.dumps(self.to_dict(top), indent=1) + "\n")
         return path
 
     def graph_rows(self, top: int = 20,

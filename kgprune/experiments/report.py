@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kgprune.atomic import write_atomic
 from kgprune.errors import Errors, ExperimentError
 from kgprune.experiments.aggregate import GROUP_FIELDS, Group, groups, latest
 from kgprune.experiments.coerce import format_layer_range
@@ -27,7 +28,6 @@ from kgprune.experiments.run_dir import (
     INPUTS,
     read_inputs,
     read_records,
-    write_atomic,
 )
 from kgprune.experiments.spec import CELL_FIELDS, STUDIES
 from kgprune.experiments.tables import ReportTable, ordered_metrics, paired_table

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kgprune.atomic import write_atomic
 from kgprune.errors import Errors, ExperimentError
 from kgprune.experiments.config import to_toml
 from kgprune.experiments.provenance import host, versions
@@ -42,12 +43,6 @@ def default_run_dir(out: Path, study: str, now: datetime | None = None) -> Path:
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
-
-
-def write_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
 
 
 def read_inputs(path: Path) -> dict[str, Any]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,6 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from kgprune.atomic import write_atomic
 from kgprune.errors import ConfigError, Errors, InputFormatError, PruningError
 from kgprune.pruning.gates import Gates
 from kgprune.pruning.units import FUSED_QKV, HeadGroup, NeuronGroup, UnitGroup, UnitSet
@@ -84,8 +83,8 @@ class ImportanceScores:
                     "samples": self.samples, "options": json.loads(options_text),
                     "meta": json.loads(meta_text), "groups": list(self.scores),
                     "tensors": tensors_path.name, "sha256": hashlib.sha256(blob).hexdigest()}
-        _write_atomic(tensors_path, blob)
-        _write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
+        write_atomic(tensors_path, blob)
+        write_atomic(manifest_path, json.dumps(manifest, indent=1) + "\n")
         return tensors_path, manifest_path
 
     @classmethod
@@ -146,20 +145,6 @@ def score_paths(path: str | Path) -> tuple[Path, Path]:
     if path.suffix in (".json", ".safetensors"):
         path = path.with_suffix("")
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def shard(batches: Sequence[ScoringBatch]) -> Sequence[ScoringBatch]:

@@ -12,7 +12,6 @@ the same settings is a no-op); `out` is never overwritten.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any
 
 import torch
 
+from kgprune.atomic import write_atomic
 from kgprune.errors import ConfigError, Errors
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import barrier, is_main_process
@@ -105,9 +105,7 @@ class PruneResult:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def rounds_dir(out_dir: Path) -> Path:

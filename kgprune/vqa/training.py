@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from kgprune.atomic import atomic_path, write_atomic
 from kgprune.errors import ConfigError, Errors, InputFormatError
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig
@@ -146,12 +146,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    write(temp)
-    os.replace(temp, path)
-
-
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
     state = optimizer.state_dict()
     tensors = {f"{index}.{key}": torch.as_tensor(value).detach().clone().contiguous()
@@ -172,15 +166,16 @@ def save_checkpoint(directory: Path, adapter: KgVqaAdapter, optimizer: torch.opt
                     step: int, epoch: int, run: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous() for k, v in adapter.model.state_dict().items()}
-    _atomic(directory / MODEL_FILE, lambda p: save_file(weights, str(p)))
+    with atomic_path(directory / MODEL_FILE) as temp:
+        save_file(weights, str(temp))
     tensors, groups = _optimizer_tensors(optimizer)
-    _atomic(directory / OPTIMIZER_FILE, lambda p: save_file(tensors, str(p)))
+    with atomic_path(directory / OPTIMIZER_FILE) as temp:
+        save_file(tensors, str(temp))
     state = {"format": FORMAT_VERSION, "step": step, "epoch": epoch,
              "config": adapter.config.to_dict(), "answers": list(adapter.answers), "run": run,
              "optimizer_param_groups": json.loads(groups),
              "sha256": {name: _sha256(directory / name) for name in (MODEL_FILE, OPTIMIZER_FILE)}}
-    _atomic(directory / STATE_FILE,
-            lambda p: p.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8"))
+    write_atomic(directory / STATE_FILE, json.dumps(state, indent=1) + "\n")
 
 
 def has_checkpoint(directory: Path) -> bool:

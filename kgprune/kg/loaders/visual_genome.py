@@ -23,7 +23,13 @@ from kgprune.errors import Errors, InputFormatError
 from kgprune.kg.loaders.conceptnet import ProgressFn
 from kgprune.kg.loaders.json_stream import JsonArrayReader
 from kgprune.kg.records import (
-    SOURCE_VISUAL_GENOME, Concept, Fact, Image, LoadReport, ObjectInstance, ObjectRelation,
+    SOURCE_VISUAL_GENOME,
+    Concept,
+    Fact,
+    Image,
+    LoadReport,
+    ObjectInstance,
+    ObjectRelation,
     assertion_uri,
 )
 from kgprune.kg.staging import ConceptStager
