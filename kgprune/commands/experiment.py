@@ -66,7 +66,7 @@ def _command(name: str) -> Callable[..., None]:
         result = run_study(spec, default_runner(spec), target, err)
         for table in result.report.tables:
             out.print(table.to_rich())
-        err.print(f"{result.ran} cells run, {result.skipped} resumed; reports in "
+        err.print(f"Cells run: {result.ran}, resumed: {result.skipped}; reports in "
                   f"{result.run_dir} (report.md, results.json, results.csv, summary.csv, "
                   f"{len(result.report.plots)} figures)", highlight=False)
 

@@ -62,6 +62,12 @@ def partial_vs_full_coverage(records: Sequence[CellRecord]) -> list[Paired]:
             for p in _pairs(records, "coverage", c, 1.0)]
 
 
+def int8_vs_float(records: Sequence[CellRecord]) -> list[Paired]:
+    """What 8 bits cost and buy, per method and ratio; then knowledge vs magnitude."""
+    return (_pairs(records, "quantize", "int8", "none", ("accuracy", "speedup", "memory_mb"))
+            + knowledge_vs_magnitude(records))
+
+
 def pruned_vs_full(records: Sequence[CellRecord]) -> list[Paired]:
     return [p for m in _values(records, "method") if m != FULL
             for p in _pairs(records, "method", m, FULL)]
@@ -83,7 +89,7 @@ LAYOUTS: Mapping[str, StudyLayout] = {
     "sensitivity": StudyLayout(QUALITY, pruned_vs_full),
     "cross-domain": StudyLayout(QUALITY, knowledge_vs_magnitude),
     "quantize": StudyLayout(("accuracy", "memory_mb", "speedup", "latency_ms_b1",
-                             "params_ratio"), knowledge_vs_magnitude),
+                             "params_ratio"), int8_vs_float),
     "overhead": StudyLayout(("importance_s", "finetune_s", "step_s"), loss_cost),
 }
 

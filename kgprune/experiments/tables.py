@@ -54,8 +54,12 @@ def ordered_metrics(names: set[str] | list[str]) -> list[str]:
 
 
 def format_value(value: float, name: str) -> str:
+    """In the metric's format; a value that rounds to zero shows as 0, not -0."""
     info = metric_info(name)
-    return f"{value:{info.spec}}{info.suffix}"
+    text = f"{value:{info.spec}}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]
+    return f"{text}{info.suffix}"
 
 
 def format_stat(stat: Stat | None, name: str) -> str:

@@ -57,7 +57,7 @@ def test_run_then_resume_then_report(tmp_path: Path, cells_module: list[FormulaR
     assert "ablate-loss: results" in result.stdout and "λ 1 − λ 0" in result.stdout
     again = cli.invoke(app, [*args[:5], "--run-dir", str(run_dir)])
     assert again.exit_code == 0, again.output
-    assert cells_module[1].ran == [] and "0 cells run, 6 resumed" in again.stderr
+    assert cells_module[1].ran == [] and "Cells run: 0, resumed: 6" in again.stderr
     shown = cli.invoke(app, ["report", str(run_dir)])
     assert shown.exit_code == 0 and "ablate-loss: results" in shown.stdout
     as_json = cli.invoke(app, ["report", str(run_dir), "--json"])

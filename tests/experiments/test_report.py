@@ -24,6 +24,7 @@ from kgprune.experiments.report import (
 from kgprune.experiments.run_dir import CELLS
 from kgprune.experiments.runner import run_study
 from kgprune.experiments.spec import CELL_FIELDS
+from kgprune.experiments.tables import format_value
 
 from .conftest import FormulaRunner
 
@@ -159,3 +160,9 @@ def test_reporting_a_run_without_finished_cells_is_an_error(tmp_path: Path) -> N
         render_report(tmp_path / "overhead")
     with pytest.raises(ExperimentError, match=r"K612.*inputs\.json"):
         render_report(tmp_path / "nothing")
+
+
+def test_values_that_round_to_zero_have_no_sign() -> None:
+    assert format_value(-0.04, "finetune_s") == format_value(0.0, "finetune_s")
+    assert format_value(-0.4, "accuracy").startswith("-")
+    assert format_value(-0.0004, "speedup") == "0.00×"
