@@ -11,9 +11,12 @@ import hashlib
 import json
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.records import Fact
@@ -106,6 +109,10 @@ def fact_text(fact: Fact) -> str:
     return f"{concept_name(fact.head)} {relation_phrase(fact.relation)} {concept_name(fact.tail)}"
 
 
+FACT_MEMO_SIZE = 200_000
+"""Fact embeddings a retriever keeps (least recently used go first): ~300 MB at 384 dimensions."""
+
+
 class FactRetriever:
     """Retrieves a `KnowledgeContext` per sample, through an optional on-disk cache."""
 
@@ -126,6 +133,7 @@ class FactRetriever:
         self.view = view
         self.cache = cache
         self._encoder = detector.encoder
+        self._fact_memo: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def cache_key(self, sample_id: str) -> str:
         v = self.view
@@ -203,8 +211,7 @@ class FactRetriever:
         cfg = self.config
         by_weight = sorted(facts.values(), key=lambda f: (-f.weight, f.edge_id))[: cfg.max_ranked]
         top = max(f.weight for f in by_weight) or 1.0
-        vectors = self._encoder.encode([question] + [fact_text(f) for f in by_weight])
-        relevance = vectors[1:] @ vectors[0]
+        relevance = self._fact_vectors(by_weight) @ self._encoder.encode([question])[0]
         asked = {g.relation for g in guesses}
         seed_set = set(seeds)
         scored = []
@@ -215,6 +222,20 @@ class FactRetriever:
                      + cfg.link_bonus * (f.head in seed_set and f.tail in seed_set))
             scored.append((-score, f.edge_id, f))
         return [f for _, _, f in sorted(scored)]
+
+    def _fact_vectors(self, facts: Sequence[Fact]) -> np.ndarray:
+        """Fact embeddings, each text encoded once per retriever: neighbourhoods of the same
+        concepts recur question after question, and encoding is most of a retrieval's time."""
+        texts = [fact_text(f) for f in facts]
+        new = [t for t in dict.fromkeys(texts) if t not in self._fact_memo]
+        if new:
+            self._fact_memo.update(zip(new, self._encoder.encode(new), strict=True))
+        vectors = np.stack([self._fact_memo[t] for t in texts])
+        for t in texts:
+            self._fact_memo.move_to_end(t)
+        while len(self._fact_memo) > FACT_MEMO_SIZE:
+            self._fact_memo.popitem(last=False)
+        return vectors
 
     def _answers(self, facts: dict[str, Fact], seeds: list[str],
                  guesses: list[RelationGuess]) -> list[AnswerCandidate]:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
@@ -9,7 +14,9 @@ from kgprune.kg.records import Concept, Fact, assertion_uri
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalConfig, RetrievalQuery
 from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphBatch
+from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
+from kgprune.linking.relation_detector import RelationDetector
 
 
 def _answers(ctx: KnowledgeContext) -> set[str]:
@@ -89,3 +96,37 @@ def test_context_round_trips_through_json(bundled_store, linker, detector) -> No
     ctx = FactRetriever(bundled_store, linker, detector).retrieve(
         RetrievalQuery("j", "What is the hot dog on the plate made of?"))
     assert KnowledgeContext.from_dict(json.loads(json.dumps(ctx.to_dict()))) == ctx
+
+
+class _CountingEncoder(HashingEncoder):
+    """Counts the texts it is asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += texts
+        return super().encode(texts)
+
+
+def test_each_fact_text_is_encoded_once_and_ranking_is_unchanged(
+        bundled_store, linker, detector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Questions about the same objects share neighbourhoods: their facts are embedded once."""
+    queries = [RetrievalQuery(f"q{i}", question, (obj,)) for i, (question, obj) in enumerate(
+        [("What is this used for?", "umbrella"), ("What is this made of?", "umbrella"),
+         ("Where would you usually find this?", "umbrella"), ("What is this used for?", "knife")])]
+    encoder = _CountingEncoder()
+    memo = FactRetriever(bundled_store, linker, RelationDetector(encoder))
+    ranked = memo.retrieve_batch(queries)
+    encoded = Counter(encoder.texts)
+    assert len(memo._fact_memo) > 20, "the umbrella's facts recur across three questions"
+    assert all(encoded[text] == 1 for text in memo._fact_memo)
+    fresh = [FactRetriever(bundled_store, linker, detector).retrieve(q) for q in queries]
+    assert [c.facts for c in ranked] == [c.facts for c in fresh]
+    assert [c.answers for c in ranked] == [c.answers for c in fresh]
+
+    monkeypatch.setattr("kgprune.kg.retrieval.FACT_MEMO_SIZE", 5)
+    small = FactRetriever(bundled_store, linker, detector)
+    assert [c.facts for c in small.retrieve_batch(queries)] == [c.facts for c in fresh]
+    assert len(small._fact_memo) == 5
