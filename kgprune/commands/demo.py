@@ -104,7 +104,7 @@ def demo_cmd(
     store: StoreOpt = None,
     encoder: Annotated[str, typer.Option(help=f"Entity encoder: {', '.join(ENCODER_NAMES)}.")] = "auto",
     images: Annotated[int, typer.Option(min=10, help="Images in the built-in benchmark.")] = DEMO_IMAGES,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per pruned cell.")] = 2,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per pruned cell.")] = 3,
     quick: Annotated[bool, typer.Option("--quick", help="Tiny budgets: a smoke run for CI.")] = False,
     results: Annotated[Path, typer.Option("--results", help="Where the run directory goes.")] = Path("results"),
 ) -> None:

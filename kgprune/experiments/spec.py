@@ -31,7 +31,7 @@ class Settings:
     model: str = "kgvqa"  # 'kgvqa' (built-in, trained on first use), a checkpoint or HF folder
     data: str = ""  # a benchmark directory; "" = the built-in synthetic benchmark
     store: str = ""  # knowledge-graph store URL; "" = the embedded store with the bundled KG
-    images: int = 600  # images in the built-in benchmark
+    images: int = 2000  # images in the built-in benchmark
     rounds: int = 3  # prune / fine-tune rounds
     steps: int = 30  # fine-tuning steps per round
     batch_size: int = 32

@@ -40,7 +40,7 @@ from kgprune.vqa.training import (
     train,
 )
 
-DEFAULT_IMAGES = 600
+DEFAULT_IMAGES = 2000
 DEFAULT_IMAGE_SIZE = 32
 
 
@@ -82,7 +82,7 @@ def load_model(path: Path) -> ModelAdapter:
 
 
 def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed: int = 0,
-                  epochs: int = 15, lam: float = 0.5, lr: float = 2e-3,
+                  epochs: int = 6, lam: float = 0.5, lr: float = 2e-3,
                   on_progress: ProgressFn | None = None) -> Path:
     """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
     home per (benchmark, size, epochs, λ, seed) and resumed if a run was interrupted."""
