@@ -10,6 +10,7 @@ Every method gets the same scoring samples, fine-tuning steps and evaluation spl
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -191,11 +192,11 @@ class PruningCellRunner:
             with tempfile.TemporaryDirectory(prefix="kgprune-cell-") as work:
                 result = prune(adapter, data, config, Path(work) / "model")
             adapter = result.adapter
-            finetune_s = sum(r.finetune["seconds"] for r in result.rounds)
-            steps = sum(r.finetune["steps"] for r in result.rounds)
             metrics = {"removed_ratio": result.plan.removed_ratio,
                        "importance_s": sum(r.importance_seconds for r in result.rounds),
-                       "finetune_s": finetune_s, "step_s": finetune_s / max(1, steps)}
+                       "finetune_s": sum(r.finetune["seconds"] for r in result.rounds),
+                       "step_s": statistics.median(r.finetune["median_step_seconds"]
+                                                   for r in result.rounds)}
         self._pruned = _Pruned(key, adapter, metrics)
         return self._pruned
 

@@ -167,8 +167,9 @@ def overhead_table(groups: Sequence[Group]) -> ReportTable | None:
         return None
     return ReportTable("Overhead", ("method", "λ", "step time vs λ = 0",
                                     "importance / fine-tuning time"), tuple(rows),
-                       "Ratios of means over seeds; the paper reports +12% per step for the "
-                       "knowledge loss and +18% training time for importance estimation.",
+                       "Ratios of means over seeds (a cell's step time is the median of its "
+                       "steps); the paper reports +12% per step for the knowledge loss and +18% "
+                       "training time for importance estimation.",
                        text_columns=2)
 
 

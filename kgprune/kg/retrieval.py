@@ -155,9 +155,11 @@ class FactRetriever:
                     found[i] = KnowledgeContext.from_dict(cached)
         missing = [i for i in range(len(queries)) if i not in found]
         if missing:
-            linked = self.linker.link_batch([queries[i].question for i in missing])
-            fresh = {i: self._retrieve(queries[i], [c.uri for c in concepts], version)
-                     for i, concepts in zip(missing, linked, strict=True)}
+            questions = [queries[i].question for i in missing]
+            linked = self.linker.link_batch(questions)
+            vectors = self._encoder.encode(questions)  # one batch: most of the encoder's work
+            fresh = {i: self._retrieve(queries[i], [c.uri for c in concepts], version, vector)
+                     for i, concepts, vector in zip(missing, linked, vectors, strict=True)}
             found.update(fresh)
             if self.cache is not None:
                 self.cache.put_many({self.cache_key(queries[i].sample_id): ctx.to_dict()
@@ -171,7 +173,8 @@ class FactRetriever:
         linked = [o.uri for o in link_objects(objects, self.linker)] if objects else []
         return list(dict.fromkeys(direct + linked))
 
-    def _retrieve(self, query: RetrievalQuery, question_concepts: list[str], version: str) -> KnowledgeContext:
+    def _retrieve(self, query: RetrievalQuery, question_concepts: list[str], version: str,
+                  question_vector: np.ndarray) -> KnowledgeContext:
         image_concepts = self._image_concepts(query.image_objects)
         question_concepts = list(dict.fromkeys(question_concepts))
         guesses = self.detector.detect(query.question)
@@ -179,7 +182,7 @@ class FactRetriever:
             guesses = [g for g in guesses if g.relation in self.config.asked_relations]
         seeds = list(dict.fromkeys(image_concepts + question_concepts))
         facts = self._gather(seeds, guesses)
-        ranked = self._rank(query.question, facts, seeds, guesses)
+        ranked = self._rank(question_vector, facts, seeds, guesses)
         return KnowledgeContext(
             sample_id=query.sample_id,
             question_concepts=tuple(question_concepts),
@@ -204,14 +207,14 @@ class FactRetriever:
                 facts.setdefault(f.edge_id, f)
         return facts
 
-    def _rank(self, question: str, facts: dict[str, Fact], seeds: list[str],
+    def _rank(self, question: np.ndarray, facts: dict[str, Fact], seeds: list[str],
               guesses: list[RelationGuess]) -> list[Fact]:
         if not facts:
             return []
         cfg = self.config
         by_weight = sorted(facts.values(), key=lambda f: (-f.weight, f.edge_id))[: cfg.max_ranked]
         top = max(f.weight for f in by_weight) or 1.0
-        relevance = self._fact_vectors(by_weight) @ self._encoder.encode([question])[0]
+        relevance = self._fact_vectors(by_weight) @ question
         asked = {g.relation for g in guesses}
         seed_set = set(seeds)
         scored = []

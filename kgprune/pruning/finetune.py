@@ -10,6 +10,7 @@ done by hand so that adapters which call sub-modules directly need no wrapper.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -57,6 +58,8 @@ class FinetuneReport:
     mean_task: float
     mean_knowledge: float
     seconds: float
+    median_step_seconds: float
+    """Robust to a busy machine where the total is not: one slow step moves it little."""
 
 
 def _logits(adapter: ModelAdapter, inputs: ModelInputs) -> torch.Tensor:
@@ -97,8 +100,10 @@ def finetune(adapter: ModelAdapter, data: PruningData, config: FinetuneConfig, *
                                   lr=config.lr, weight_decay=config.weight_decay)
     per_epoch = max(1, math.ceil(len(data) / config.batch_size))
     totals = {"loss": 0.0, "task": 0.0, "knowledge": 0.0}
+    step_seconds: list[float] = []
     model.train()
     for step in range(config.steps):
+        step_start = time.perf_counter()
         epoch, position = divmod(step, per_epoch)
         generator = torch.Generator().manual_seed(
             config.seed * 1_000_003 + round_index * 10_007 + epoch)
@@ -124,10 +129,12 @@ def finetune(adapter: ModelAdapter, data: PruningData, config: FinetuneConfig, *
         totals["loss"] += loss.item()
         totals["task"] += parts.task.item()
         totals["knowledge"] += parts.knowledge.item()
+        step_seconds.append(time.perf_counter() - step_start)
         if on_progress is not None:
             on_progress(step + 1, config.steps)
     model.eval()
     n = max(1, config.steps)
     return FinetuneReport(steps=config.steps, mean_loss=totals["loss"] / n,
                           mean_task=totals["task"] / n, mean_knowledge=totals["knowledge"] / n,
-                          seconds=time.perf_counter() - start)
+                          seconds=time.perf_counter() - start,
+                          median_step_seconds=statistics.median(step_seconds or [0.0]))

@@ -56,6 +56,10 @@ def test_prune_reaches_the_target_and_loads_back(tmp_path: Path) -> None:
     assert result.rounds[0].removed_ratio < result.rounds[1].removed_ratio
     assert result.plan.removed_ratio == pytest.approx(0.4, abs=0.05)
     assert before - after == result.plan.removed_params
+    for r in result.rounds:
+        steps, seconds = r.finetune["steps"], r.finetune["seconds"]
+        assert 0 < r.finetune["median_step_seconds"] <= seconds, "a step is part of the total"
+        assert steps == _config().finetune.steps
     loaded = load_pruned(tmp_path / "out")
     torch.testing.assert_close(_outputs(loaded, data), _outputs(result.adapter, data))
     assert not rounds_dir(tmp_path / "out").exists()
