@@ -101,6 +101,17 @@ def test_every_read_path_honours_the_view(kg: GraphStore) -> None:
     assert {c.uri for b in kg.iter_concepts(view=view) for c in b} == set(ends)
 
 
+def test_a_limited_read_in_a_walk_view_is_the_best_of_the_view(kg: GraphStore) -> None:
+    """The limit applies after the view: the strongest facts the view keeps, none it dropped."""
+    view = CoverageView(0.3, 4, Strategy.WALK)
+    kept = _facts(kg, view).keys()
+    for term in ("/c/en/cup", "/c/en/dog", "/c/en/table"):
+        every = [f for f in kg.neighbors(term, limit=10_000) if f.edge_id in kept]
+        best = sorted(every, key=lambda f: (-f.weight, f.edge_id))[:2]
+        assert len(best) == 2 < len(every), term
+        assert kg.neighbors(term, limit=2, view=view) == best
+
+
 @pytest.mark.parametrize(
     ("kwargs", "code"),
     [({"level": 1.5}, "K010"), ({"strategy": "snowball"}, "K018"),

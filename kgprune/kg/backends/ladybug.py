@@ -41,6 +41,11 @@ def _buffer_pool_bytes() -> int:
     return int(os.environ.get("KGPRUNE_LADYBUG_BUFFER_MB", DEFAULT_BUFFER_MB)) * 2**20
 
 
+def _listed(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as Cypher takes them: a view's edge set as a sorted list."""
+    return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in params.items()}
+
+
 def _fact_from_row(row: Sequence[Any]) -> Fact:
     head, relation, tail, weight, source, dataset, edge_id, surface, contributors, predicate = row
     return Fact(
@@ -264,7 +269,7 @@ class LadybugStore:
             params["source"] = vf.source
         if vf.edge_ids is not None:
             parts.add("edges")
-            params["edge_ids"] = sorted(vf.edge_ids)
+            params["edge_ids"] = vf.edge_ids  # a set: `_fact_rows` tests it, `_listed` sends it
         return frozenset(parts), params
 
     def _fact_rows(self, anchor: str, params: dict[str, Any],
@@ -274,21 +279,33 @@ class LadybugStore:
         parts, view_params = resolved
         if relations:
             params = {**params, "relations": [check_relation(r) for r in relations]}
-        statement = q.fact_query(anchor, relations=bool(relations), parts=parts, limit=limit)
-        return [_fact_from_row(row) for row in self._rows(statement, {**params, **view_params})]
+        if "edges" not in parts:
+            statement = q.fact_query(anchor, relations=bool(relations), parts=parts, limit=limit)
+            return [_fact_from_row(row) for row in self._rows(statement, {**params, **view_params})]
+        # A sampled edge set is kept here, not sent: the driver types every element of a list
+        # parameter on every call, which cost more than the query itself.
+        edges = view_params["edge_ids"]
+        rest = {k: v for k, v in view_params.items() if k != "edge_ids"}
+        statement = q.fact_query(anchor, relations=bool(relations), parts=parts - {"edges"},
+                                 limit=None)
+        facts = [f for f in map(_fact_from_row, self._rows(statement, {**params, **rest}))
+                 if f.edge_id in edges]
+        if limit is None:
+            return facts
+        return sorted(facts, key=lambda f: (-f.weight, f.edge_id))[:limit]
 
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
         parts, params = self._view(view)
         if view.is_full:
             concepts = self._rows(q.COUNT_CONCEPTS)[0][0]
         else:
-            concepts = self._rows(q.count_concepts_in_view(parts), params)[0][0]
-        by_relation = dict(self._rows(q.count_query("relation", parts), params))
+            concepts = self._rows(q.count_concepts_in_view(parts), _listed(params))[0][0]
+        by_relation = dict(self._rows(q.count_query("relation", parts), _listed(params)))
         return GraphStats(
             concepts=concepts,
             facts=sum(by_relation.values()),
             by_relation=by_relation,
-            by_source=dict(self._rows(q.count_query("source", parts), params)),
+            by_source=dict(self._rows(q.count_query("source", parts), _listed(params))),
             images=self._rows(q.COUNT_IMAGES)[0][0],
             objects=self._rows(q.COUNT_OBJECTS)[0][0],
             object_relations=self._rows(q.COUNT_PREDICATES)[0][0],
@@ -347,7 +364,7 @@ class LadybugStore:
             rows = self._stream(q.ALL_CONCEPTS)
         else:
             parts, params = self._view(view)
-            rows = self._stream(q.concepts_in_view(parts), params)
+            rows = self._stream(q.concepts_in_view(parts), _listed(params))
         yield from _batched(rows, _concept_from_row, batch_size)
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
