@@ -90,6 +90,7 @@ class Errors:
     K217 = "[K217] Internal server error; the server log has the details."
     K218 = "[K218] Cannot listen on {host}:{port}: {reason}. Choose another --host or --port (0 picks a free port)."
     K111 = "[K111] The concept index at {path} was built for the store {built_url}, not {url}. Pass that store, or build an index for this one: `kgprune link build-index --store {url}`."
+    K112 = "[K112] Shared fact embeddings were made with encoder '{shared}', but the retriever ranks with '{encoder}'. Pass embeddings made with the retriever's encoder."
     K300 = "[K300] {path} is not valid JSON: {problem}. Download the file again; it looks truncated or is not a {layout} file."
     K301 = "[K301] {path}: {where}: {problem}. Expected the {layout} layout."
     K302 = "[K302] {questions} and {annotations} disagree: {detail}. Use the questions and annotations files of the same split and version."

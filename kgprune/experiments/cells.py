@@ -24,8 +24,9 @@ from kgprune.experiments.records import CellResult
 from kgprune.experiments.spec import FULL, Cell, Settings, StudySpec
 from kgprune.kg import bundled
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
-from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.kg.retrieval import FactEmbeddings, KnowledgeContext
 from kgprune.kg.store import default_store_url, open_store
+from kgprune.linking.encoder import encoder_by_name
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import CRITERIA
@@ -104,6 +105,7 @@ class PruningCellRunner:
         self._data_dirs: dict[str, Path] = {}
         self._samples: dict[tuple[str, str], list[VqaSample]] = {}
         self._contexts: dict[tuple[str, str, CoverageView], dict[str, KnowledgeContext]] = {}
+        self._embeddings: FactEmbeddings | None = None
         self._model_path: Path | None = None
         self._base: ModelAdapter | None = None
         self._base_size: _Size | None = None
@@ -137,9 +139,13 @@ class PruningCellRunner:
                       view: CoverageView = FULL_VIEW) -> dict[str, KnowledgeContext]:
         key = (data, split, view)
         if key not in self._contexts:
+            # One set of fact embeddings for every view and split: their facts overlap.
+            if self._embeddings is None:
+                self._embeddings = FactEmbeddings(encoder_by_name("auto"))
             with open_store(self.store_url) as store:
                 self._contexts[key] = retrieve_contexts(store, self._data_dir(data),
-                                                        self._split(data, split), view=view)
+                                                        self._split(data, split), view=view,
+                                                        embeddings=self._embeddings)
         return self._contexts[key]
 
     def prepare(self, spec: StudySpec) -> Mapping[str, Any]:

@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from kgprune.errors import ConfigError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.records import Fact
 from kgprune.kg.relations import is_symmetric
 from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphStore
+from kgprune.linking.encoder import EntityEncoder
 from kgprune.linking.image import ImageObject, link_objects
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import Direction, RelationDetector, RelationGuess
@@ -110,7 +112,35 @@ def fact_text(fact: Fact) -> str:
 
 
 FACT_MEMO_SIZE = 200_000
-"""Fact embeddings a retriever keeps (least recently used go first): ~300 MB at 384 dimensions."""
+"""Fact embeddings kept (least recently used go first): ~300 MB at 384 dimensions."""
+
+
+class FactEmbeddings:
+    """Fact-text embeddings, each text encoded once: neighbourhoods of the same concepts recur
+    question after question (and view after view), and encoding is most of a retrieval's time.
+    Share one across retrievers that use its encoder."""
+
+    def __init__(self, encoder: EntityEncoder, *, size: int = FACT_MEMO_SIZE) -> None:
+        self.encoder = encoder
+        self.size = size
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._memo
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if new:
+            self._memo.update(zip(new, self.encoder.encode(new), strict=True))
+        vectors = np.stack([self._memo[t] for t in texts])
+        for t in texts:
+            self._memo.move_to_end(t)
+        while len(self._memo) > self.size:
+            self._memo.popitem(last=False)
+        return vectors
 
 
 class FactRetriever:
@@ -125,6 +155,7 @@ class FactRetriever:
         config: RetrievalConfig = RetrievalConfig(),
         view: CoverageView = FULL_VIEW,
         cache: RetrievalCache | None = None,
+        embeddings: FactEmbeddings | None = None,
     ) -> None:
         self.store = store
         self.linker = linker
@@ -133,7 +164,10 @@ class FactRetriever:
         self.view = view
         self.cache = cache
         self._encoder = detector.encoder
-        self._fact_memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.embeddings = FactEmbeddings(self._encoder) if embeddings is None else embeddings
+        if self.embeddings.encoder.identity != self._encoder.identity:
+            raise ConfigError(Errors.K112.format(shared=self.embeddings.encoder.identity,
+                                                 encoder=self._encoder.identity))
 
     def cache_key(self, sample_id: str) -> str:
         v = self.view
@@ -214,7 +248,7 @@ class FactRetriever:
         cfg = self.config
         by_weight = sorted(facts.values(), key=lambda f: (-f.weight, f.edge_id))[: cfg.max_ranked]
         top = max(f.weight for f in by_weight) or 1.0
-        relevance = self._fact_vectors(by_weight) @ question
+        relevance = self.embeddings.vectors([fact_text(f) for f in by_weight]) @ question
         asked = {g.relation for g in guesses}
         seed_set = set(seeds)
         scored = []
@@ -225,20 +259,6 @@ class FactRetriever:
                      + cfg.link_bonus * (f.head in seed_set and f.tail in seed_set))
             scored.append((-score, f.edge_id, f))
         return [f for _, _, f in sorted(scored)]
-
-    def _fact_vectors(self, facts: Sequence[Fact]) -> np.ndarray:
-        """Fact embeddings, each text encoded once per retriever: neighbourhoods of the same
-        concepts recur question after question, and encoding is most of a retrieval's time."""
-        texts = [fact_text(f) for f in facts]
-        new = [t for t in dict.fromkeys(texts) if t not in self._fact_memo]
-        if new:
-            self._fact_memo.update(zip(new, self._encoder.encode(new), strict=True))
-        vectors = np.stack([self._fact_memo[t] for t in texts])
-        for t in texts:
-            self._fact_memo.move_to_end(t)
-        while len(self._fact_memo) > FACT_MEMO_SIZE:
-            self._fact_memo.popitem(last=False)
-        return vectors
 
     def _answers(self, facts: dict[str, Fact], seeds: list[str],
                  guesses: list[RelationGuess]) -> list[AnswerCandidate]:

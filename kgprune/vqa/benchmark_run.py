@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext
+from kgprune.kg.retrieval import FactEmbeddings, FactRetriever, KnowledgeContext
 from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
 from kgprune.kg.store import GraphStore, data_home
 from kgprune.linking.encoder import encoder_by_name
@@ -59,13 +59,15 @@ def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
 
 
 def retrieve_contexts(store: GraphStore, data_dir: Path, samples: Sequence[VqaSample], *,
-                      encoder: str = "auto",
-                      view: CoverageView = FULL_VIEW) -> dict[str, KnowledgeContext]:
-    """One context per sample, through the on-disk retrieval cache; facts come from `view`."""
+                      encoder: str = "auto", view: CoverageView = FULL_VIEW,
+                      embeddings: FactEmbeddings | None = None) -> dict[str, KnowledgeContext]:
+    """One context per sample, through the on-disk retrieval cache; facts come from `view`.
+    `embeddings` (with their encoder, which then replaces `encoder`) can be shared by calls."""
     cache = RetrievalCache(default_cache_path(store.url), kg_version=store.version())
     try:
-        retriever = FactRetriever(store, Linker(store), RelationDetector(encoder_by_name(encoder)),
-                                  view=view, cache=cache)
+        chosen = embeddings.encoder if embeddings is not None else encoder_by_name(encoder)
+        retriever = FactRetriever(store, Linker(store), RelationDetector(chosen), view=view,
+                                  cache=cache, embeddings=embeddings)
         return build_contexts(retriever, synthetic_queries(data_dir, samples))
     finally:
         cache.close()

@@ -7,11 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgprune.errors import ConfigError
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.coverage import CoverageView, Strategy
 from kgprune.kg.records import Concept, Fact, assertion_uri
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalConfig, RetrievalQuery
+from kgprune.kg.retrieval import (
+    FactEmbeddings,
+    FactRetriever,
+    KnowledgeContext,
+    RetrievalConfig,
+    RetrievalQuery,
+)
 from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphBatch
 from kgprune.linking.encoder import HashingEncoder
@@ -111,7 +118,7 @@ class _CountingEncoder(HashingEncoder):
 
 
 def test_each_fact_text_is_encoded_once_and_ranking_is_unchanged(
-        bundled_store, linker, detector, monkeypatch: pytest.MonkeyPatch) -> None:
+        bundled_store, linker, detector) -> None:
     """Questions about the same objects share neighbourhoods: their facts are embedded once."""
     queries = [RetrievalQuery(f"q{i}", question, (obj,)) for i, (question, obj) in enumerate(
         [("What is this used for?", "umbrella"), ("What is this made of?", "umbrella"),
@@ -120,13 +127,33 @@ def test_each_fact_text_is_encoded_once_and_ranking_is_unchanged(
     memo = FactRetriever(bundled_store, linker, RelationDetector(encoder))
     ranked = memo.retrieve_batch(queries)
     encoded = Counter(encoder.texts)
-    assert len(memo._fact_memo) > 20, "the umbrella's facts recur across three questions"
-    assert all(encoded[text] == 1 for text in memo._fact_memo)
+    kept = [t for t in encoded if t in memo.embeddings]
+    assert len(memo.embeddings) == len(kept) > 20, "the umbrella's facts recur across questions"
+    assert all(encoded[text] == 1 for text in kept)
     fresh = [FactRetriever(bundled_store, linker, detector).retrieve(q) for q in queries]
     assert [c.facts for c in ranked] == [c.facts for c in fresh]
     assert [c.answers for c in ranked] == [c.answers for c in fresh]
 
-    monkeypatch.setattr("kgprune.kg.retrieval.FACT_MEMO_SIZE", 5)
-    small = FactRetriever(bundled_store, linker, detector)
-    assert [c.facts for c in small.retrieve_batch(queries)] == [c.facts for c in fresh]
-    assert len(small._fact_memo) == 5
+    small = FactEmbeddings(HashingEncoder(), size=5)
+    tight = FactRetriever(bundled_store, linker, detector, embeddings=small)
+    assert [c.facts for c in tight.retrieve_batch(queries)] == [c.facts for c in fresh]
+    assert len(small) == 5
+
+
+def test_views_share_fact_embeddings(bundled_store, linker) -> None:
+    """A coverage study retrieves the same questions under many views: facts are embedded once."""
+    encoder = _CountingEncoder()
+    shared = FactEmbeddings(encoder)
+    query = RetrievalQuery("u", "What is this used for?", ("umbrella",))
+    for level in (1.0, 0.5):
+        view = CoverageView(level, seed=0, strategy=Strategy.EDGE)
+        FactRetriever(bundled_store, linker, RelationDetector(encoder), view=view,
+                      embeddings=shared).retrieve(query)
+    facts = [t for t in encoder.texts if t in shared]
+    assert facts and len(facts) == len(set(facts)), "the half view reused the full view's facts"
+
+
+def test_embeddings_of_another_encoder_are_refused(bundled_store, linker, detector) -> None:
+    other = FactEmbeddings(HashingEncoder(dim=64))
+    with pytest.raises(ConfigError, match=r"\[K112\]"):
+        FactRetriever(bundled_store, linker, detector, embeddings=other)
