@@ -38,7 +38,13 @@ from kgprune.vqa.adapters.base import AnswerTargets
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
 from kgprune.vqa.benchmark_run import DEFAULT_IMAGE_SIZE, default_benchmark, retrieve_contexts
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
-from kgprune.vqa.training import default_config, encode_samples, load_synthetic_split, sample_id
+from kgprune.vqa.training import (
+    batch_rows,
+    default_config,
+    encode_samples,
+    load_synthetic_split,
+    sample_id,
+)
 
 LAM = 0.5
 Batch = tuple[dict[str, torch.Tensor], list[AnswerTargets], list[AnswerTargets]]
@@ -87,10 +93,7 @@ def batches(images: int, batch_size: int) -> tuple[KgVqaAdapter, list[Batch], di
     out: list[Batch] = []
     for start in range(0, len(samples) - batch_size + 1, batch_size):
         rows = slice(start, start + batch_size)
-        mask = inputs["attention_mask"][rows]
-        width = int(mask.sum(dim=1).max())
-        out.append(({k: v[rows][:, :width] if v.dim() == 2 else v[rows] for k, v in inputs.items()},
-                    task[rows], knowledge[rows]))
+        out.append((batch_rows(inputs, rows), task[rows], knowledge[rows]))
     facts = {"train_samples": len(samples), "grounded": sum(bool(k) for k in knowledge),
              "max_question_tokens": config.max_question_tokens,
              "mean_batch_tokens": statistics.mean(b[0]["input_ids"].shape[1] for b in out)}

@@ -34,6 +34,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
 from kgprune import __version__
+from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, Errors, InputFormatError, PruningError
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.quantize import (
@@ -64,14 +65,6 @@ def plan_sha256(plan: PruningPlan) -> str:
     """The plan's fingerprint: sha256 of its canonical JSON."""
     text = json.dumps(plan.to_dict(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def known_families() -> tuple[str, ...]:
@@ -207,7 +200,7 @@ def save_pruned(adapter: ModelAdapter, plan: PruningPlan, out_dir: str | Path, *
             config.architectures = [base["architecture"]]
             config.save_pretrained(temp)
             adapter.processor.save_pretrained(temp)  # type: ignore[attr-defined]
-        files = {p.relative_to(temp).as_posix(): _file_sha256(p)
+        files = {p.relative_to(temp).as_posix(): file_sha256(p)
                  for p in sorted(temp.rglob("*")) if p.is_file()}
         _write_json(temp / MANIFEST, {
             "format": FORMAT, "format_version": FORMAT_VERSION, "kgprune_version": __version__,
@@ -258,7 +251,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         file = directory / name
         if not file.is_file():
             raise InputFormatError(Errors.K536.format(path=directory, missing=name))
-        if _file_sha256(file) != digest:
+        if file_sha256(file) != digest:
             raise InputFormatError(Errors.K540.format(path=file))
     return manifest
 

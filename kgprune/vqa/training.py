@@ -10,7 +10,6 @@ reported, never silently loaded. Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -26,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from kgprune.atomic import atomic_path, write_atomic
+from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, Errors, InputFormatError
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig
@@ -103,7 +103,7 @@ def open_image(sample: VqaSample) -> Image.Image:
 def encode_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
                    batch_size: int = 64) -> dict[str, torch.Tensor]:
     """All inputs as tensors once: images are small, and decoding PNGs every epoch is the cost.
-    Questions are padded to the longest; `_rows` trims a batch back to its own longest."""
+    Questions are padded to the longest; `batch_rows` trims a batch back to its own longest."""
     parts = [adapter.prepare([open_image(s) for s in samples[i:i + batch_size]],
                              [s.question for s in samples[i:i + batch_size]])
              for i in range(0, len(samples), batch_size)]
@@ -114,7 +114,7 @@ def encode_samples(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def _rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> dict[str, Any]:
+def batch_rows(inputs: Mapping[str, torch.Tensor], index: torch.Tensor | slice) -> dict[str, Any]:
     """A batch's rows, its question tokens cut to its longest: padding is masked, not computed."""
     rows = {key: value[index] for key, value in inputs.items()}
     width = max(1, int(rows["attention_mask"].sum(dim=1).max()))
@@ -129,7 +129,7 @@ def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
     inputs = inputs if inputs is not None else encode_samples(adapter, samples, batch_size)
     predictions: list[str] = []
     for i in range(0, len(samples), batch_size):
-        predictions += adapter.predict(_rows(inputs, slice(i, i + batch_size)))
+        predictions += adapter.predict(batch_rows(inputs, slice(i, i + batch_size)))
     scores = [vqa_accuracy(p, s.answers) for p, s in zip(predictions, samples, strict=True)]
     return 100 * sum(scores) / len(scores)
 
@@ -140,10 +140,6 @@ def learning_rate(step: int, total: int, peak: float) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
@@ -174,7 +170,7 @@ def save_checkpoint(directory: Path, adapter: KgVqaAdapter, optimizer: torch.opt
     state = {"format": FORMAT_VERSION, "step": step, "epoch": epoch,
              "config": adapter.config.to_dict(), "answers": list(adapter.answers), "run": run,
              "optimizer_param_groups": json.loads(groups),
-             "sha256": {name: _sha256(directory / name) for name in (MODEL_FILE, OPTIMIZER_FILE)}}
+             "sha256": {name: file_sha256(directory / name) for name in (MODEL_FILE, OPTIMIZER_FILE)}}
     write_atomic(directory / STATE_FILE, json.dumps(state, indent=1) + "\n")
 
 
@@ -198,7 +194,7 @@ def read_state(directory: Path) -> dict[str, Any]:
     for name in (MODEL_FILE, OPTIMIZER_FILE):
         if not (directory / name).is_file():
             raise InputFormatError(Errors.K400.format(path=directory, missing=name))
-        if _sha256(directory / name) != hashes.get(name):
+        if file_sha256(directory / name) != hashes.get(name):
             raise InputFormatError(Errors.K401.format(
                 path=directory / name, problem="its SHA-256 differs from the one in state.json"))
     return state
@@ -294,7 +290,7 @@ def train(
         batch = order[position * batch_size:(position + 1) * batch_size]
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, total, lr)
-        parts = batch_losses(adapter, _rows(inputs, batch),
+        parts = batch_losses(adapter, batch_rows(inputs, batch),
                              task=[task[i] for i in batch.tolist()],
                              knowledge=[knowledge[i] for i in batch.tolist()], lam=lam)
         optimizer.zero_grad(set_to_none=True)

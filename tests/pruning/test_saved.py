@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, InputFormatError, PruningError
 from kgprune.pruning.plan import PruningPlan, compose
 from kgprune.pruning.saved import (
@@ -210,8 +211,7 @@ def truncate_weights(directory: Path) -> None:
 
 def truncate_weights_and_rehash(directory: Path) -> None:
     truncate_weights(directory)
-    from kgprune.pruning.saved import _file_sha256
-    edit_manifest(lambda m: m["files"].update({WEIGHTS: _file_sha256(directory / WEIGHTS)}))(
+    edit_manifest(lambda m: m["files"].update({WEIGHTS: file_sha256(directory / WEIGHTS)}))(
         directory)
 
 
