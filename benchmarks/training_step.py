@@ -35,14 +35,14 @@ from kgprune.atomic import write_atomic
 from kgprune.kg import bundled
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.vqa.adapters.base import AnswerTargets
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
+from kgprune.vqa.adapters.kgvqa import KgVqaAdapter
 from kgprune.vqa.benchmark_run import DEFAULT_IMAGE_SIZE, default_benchmark, retrieve_contexts
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
 from kgprune.vqa.training import (
     batch_rows,
-    default_config,
     encode_samples,
     load_synthetic_split,
+    new_model,
     sample_id,
 )
 
@@ -85,8 +85,8 @@ def batches(images: int, batch_size: int) -> tuple[KgVqaAdapter, list[Batch], di
         data_dir = default_benchmark(store, seed=0, n=images)
         samples = load_synthetic_split(data_dir, "train")
         contexts = retrieve_contexts(store, data_dir, samples)
-    config = default_config("tiny", DEFAULT_IMAGE_SIZE)
-    adapter = KgVqaAdapter.build(config, build_vocabulary(s.answers for s in samples), seed=0)
+    adapter = new_model("tiny", DEFAULT_IMAGE_SIZE, samples)
+    config = adapter.config
     inputs = encode_samples(adapter, samples)
     task = [task_targets(s.answers) for s in samples]
     knowledge = [knowledge_targets(contexts[sample_id(s)]) for s in samples]

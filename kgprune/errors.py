@@ -192,3 +192,5 @@ class Errors:
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
+    K431 = "[K431] Unknown kgvqa vocabulary '{vocabulary}' (or one the size cannot use): choose one of {known}; the `base` size reads MiniLM's word pieces only."
+    K432 = "[K432] A kgvqa word vocabulary must start with [PAD], [UNK], [CLS], [SEP] and hold each word once; got {first}. Build it with build_word_vocabulary(training questions), or retrain the checkpoint."

@@ -14,13 +14,13 @@ from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.linking.encoder import ENCODER_NAMES
-from kgprune.vqa.adapters.kgvqa import SIZES, KgVqaAdapter, build_vocabulary
+from kgprune.vqa.adapters.kgvqa import SIZES
 from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
 from kgprune.vqa.training import (
-    default_config,
     has_checkpoint,
     load_synthetic_split,
     majority_accuracy,
+    new_model,
     train,
 )
 
@@ -71,8 +71,7 @@ def train_cmd(
         with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
     image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
-    adapter = KgVqaAdapter.build(default_config(size, image_size),
-                                 build_vocabulary(s.answers for s in train_samples), seed=seed)
+    adapter = new_model(size, image_size, train_samples, seed=seed)
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:

@@ -169,10 +169,14 @@ class FactRetriever:
             raise ConfigError(Errors.K112.format(shared=self.embeddings.encoder.identity,
                                                  encoder=self._encoder.identity))
 
-    def cache_key(self, sample_id: str) -> str:
+    def cache_key(self, query: RetrievalQuery) -> str:
+        """The sample id and a digest of what it asks: benchmarks (and their variants) reuse
+        question ids for other questions, and grounding changes a sample's objects."""
         v = self.view
-        return (f"{sample_id}|{v.strategy}:{v.level}:{v.seed}:{v.source}|{self.config.fingerprint()}"
-                f"|{self._encoder.identity}")
+        asked = hashlib.sha256(json.dumps([query.question, list(query.image_objects)],
+                                          ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+        return (f"{query.sample_id}|{asked}|{v.strategy}:{v.level}:{v.seed}:{v.source}"
+                f"|{self.config.fingerprint()}|{self._encoder.identity}")
 
     def retrieve(self, query: RetrievalQuery) -> KnowledgeContext:
         return self.retrieve_batch([query])[0]
@@ -181,10 +185,10 @@ class FactRetriever:
         version = self.store.version()
         found: dict[int, KnowledgeContext] = {}
         if self.cache is not None:
-            hits = self.cache.get_many([self.cache_key(q.sample_id) for q in queries if q.sample_id],
+            hits = self.cache.get_many([self.cache_key(q) for q in queries if q.sample_id],
                                        kg_version=version)
             for i, q in enumerate(queries):
-                cached = hits.get(self.cache_key(q.sample_id)) if q.sample_id else None
+                cached = hits.get(self.cache_key(q)) if q.sample_id else None
                 if cached is not None:
                     found[i] = KnowledgeContext.from_dict(cached)
         missing = [i for i in range(len(queries)) if i not in found]
@@ -196,7 +200,7 @@ class FactRetriever:
                      for i, concepts, vector in zip(missing, linked, vectors, strict=True)}
             found.update(fresh)
             if self.cache is not None:
-                self.cache.put_many({self.cache_key(queries[i].sample_id): ctx.to_dict()
+                self.cache.put_many({self.cache_key(queries[i]): ctx.to_dict()
                                      for i, ctx in fresh.items() if queries[i].sample_id},
                                     kg_version=version)
         return [found[i] for i in range(len(queries))]

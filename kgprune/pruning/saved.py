@@ -105,7 +105,8 @@ def _base(adapter: ModelAdapter) -> dict[str, Any]:
     """The manifest's description of the unpruned base the loader rebuilds."""
     if adapter.family == KGVQA:
         assert isinstance(adapter, KgVqaAdapter)
-        return {"kind": KGVQA, "config": adapter.config.to_dict(), "answers": list(adapter.answers)}
+        return {"kind": KGVQA, "config": adapter.config.to_dict(), "answers": list(adapter.answers),
+                "words": list(adapter.words)}
     processor = getattr(adapter, "processor", None)
     config = getattr(adapter.model, "config", None)
     if adapter.family not in FAMILIES or processor is None or config is None:
@@ -281,11 +282,12 @@ def _rebuild(manifest: Mapping[str, Any], directory: Path) -> ModelAdapter:
         try:
             config = KgVqaConfig.from_dict(dict(base["config"]))
             answers = [str(a) for a in base["answers"]]
+            words = [str(w) for w in base.get("words", ())]
         except (KeyError, TypeError, ValueError, ConfigError) as e:
             raise InputFormatError(Errors.K537.format(path=path, field="base",
                                                       problem=f"is unusable: {e}")) from e
         with torch.random.fork_rng(devices=[]):
-            return KgVqaAdapter.build(config, answers, pretrained=False)
+            return KgVqaAdapter.build(config, answers, words=words, pretrained=False)
     if detect_family(directory) != family:
         raise InputFormatError(Errors.K537.format(
             path=path, field="family", problem=f"says {family}, but {HF_CONFIG} holds another"))

@@ -21,7 +21,6 @@ from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.adapters.hf_loading import load_hf_adapter
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.metrics import vqa_accuracy
@@ -29,11 +28,11 @@ from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
-    default_config,
     has_checkpoint,
     load_synthetic_split,
     load_trained,
     majority_accuracy,
+    new_model,
     open_image,
     sample_id,
     synthetic_queries,
@@ -93,8 +92,7 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
     train_samples = load_synthetic_split(data_dir, "train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
     image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
-    adapter = KgVqaAdapter.build(default_config(size, image_size),
-                                 build_vocabulary(s.answers for s in train_samples), seed=seed)
+    adapter = new_model(size, image_size, train_samples, seed=seed)
     train(adapter, train_samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
           epochs=epochs, lr=lr, seed=seed, on_progress=on_progress)
     return checkpoint

@@ -28,7 +28,14 @@ from kgprune.atomic import atomic_path, write_atomic
 from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, Errors, InputFormatError
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig
+from kgprune.linking import grounding
+from kgprune.linking.grounding import PlacedObject
+from kgprune.vqa.adapters.kgvqa import (
+    KgVqaAdapter,
+    KgVqaConfig,
+    build_vocabulary,
+    build_word_vocabulary,
+)
 from kgprune.vqa.datasets import VqaSample, load_okvqa, read_json
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
 from kgprune.vqa.metrics import normalize_answer, vqa_accuracy
@@ -69,11 +76,26 @@ def load_synthetic_split(data_dir: Path, split: str) -> list[VqaSample]:
             for s in dataset.samples]
 
 
-def synthetic_queries(data_dir: Path, samples: Sequence[VqaSample]) -> list[RetrievalQuery]:
-    """Retrieval queries naming the objects the benchmark's scene graphs place in each image."""
+def scene_objects(data_dir: Path) -> dict[int, tuple[PlacedObject, ...]]:
+    """Each image's objects as its scene graph places them (names, attributes, box)."""
     graphs = read_json(Path(data_dir) / "scene_graphs.json", "Visual Genome scene graphs")
-    names = {g["image_id"]: tuple(n for o in g["objects"] for n in o["names"]) for g in graphs}
-    return [RetrievalQuery(sample_id(s), s.question, names.get(s.image_id, ())) for s in samples]
+    return {g["image_id"]: tuple(PlacedObject(tuple(o["names"]), (o["x"], o["y"], o["w"], o["h"]),
+                                              tuple(o.get("attributes", ())))
+                                 for o in g["objects"]) for g in graphs}
+
+
+def synthetic_queries(data_dir: Path, samples: Sequence[VqaSample], *,
+                      ground: bool = True) -> list[RetrievalQuery]:
+    """Retrieval queries naming the image's objects: with `ground`, only the one the question
+    refers to ("the object on the left"), else every object in the picture."""
+    objects = scene_objects(data_dir)
+    queries = []
+    for s in samples:
+        placed = objects.get(s.image_id, ())
+        chosen = grounding.ground(s.question, placed) if ground else placed
+        queries.append(RetrievalQuery(sample_id(s), s.question,
+                                      tuple(n for o in chosen for n in o.names)))
+    return queries
 
 
 def build_contexts(retriever: FactRetriever,
@@ -168,7 +190,8 @@ def save_checkpoint(directory: Path, adapter: KgVqaAdapter, optimizer: torch.opt
     with atomic_path(directory / OPTIMIZER_FILE) as temp:
         save_file(tensors, str(temp))
     state = {"format": FORMAT_VERSION, "step": step, "epoch": epoch,
-             "config": adapter.config.to_dict(), "answers": list(adapter.answers), "run": run,
+             "config": adapter.config.to_dict(), "answers": list(adapter.answers),
+             "words": list(adapter.words), "run": run,
              "optimizer_param_groups": json.loads(groups),
              "sha256": {name: file_sha256(directory / name) for name in (MODEL_FILE, OPTIMIZER_FILE)}}
     write_atomic(directory / STATE_FILE, json.dumps(state, indent=1) + "\n")
@@ -212,7 +235,7 @@ def load_trained(directory: Path) -> KgVqaAdapter:
     directory = Path(directory)
     state = read_state(directory)
     adapter = KgVqaAdapter.build(KgVqaConfig.from_dict(state["config"]), state["answers"],
-                                 pretrained=False)
+                                 words=state.get("words", ()), pretrained=False)
     try:
         adapter.model.load_state_dict(_load_tensors(directory / MODEL_FILE))
     except RuntimeError as e:
@@ -222,12 +245,14 @@ def load_trained(directory: Path) -> KgVqaAdapter:
 
 def _check_same_run(directory: Path, state: dict[str, Any], adapter: KgVqaAdapter,
                     run: dict[str, Any]) -> None:
-    saved = {"config": state["config"], "answers": state["answers"], **state["run"]}
-    requested = {"config": adapter.config.to_dict(), "answers": list(adapter.answers), **run}
+    saved = {"config": state["config"], "answers": state["answers"],
+             "words": state.get("words", []), **state["run"]}
+    requested = {"config": adapter.config.to_dict(), "answers": list(adapter.answers),
+                 "words": list(adapter.words), **run}
     for key in sorted(set(saved) | set(requested)):
         if saved.get(key) != requested.get(key):
-            if key == "answers":
-                saved[key], requested[key] = "other answers", "these answers"
+            if key in ("answers", "words"):
+                saved[key], requested[key] = f"other {key}", f"these {key}"
             raise ConfigError(Errors.K405.format(path=directory, field=key, saved=saved.get(key),
                                                  requested=requested.get(key)))
 
@@ -317,3 +342,13 @@ def default_config(size: str, image_size: int) -> KgVqaConfig:
         patch -= 1
     return KgVqaConfig(size=size, image_size=image_size, patch_size=patch)
 
+
+def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,
+              seed: int = 0) -> KgVqaAdapter:
+    """A fresh kgvqa for these training samples: the default architecture, answers from their
+    human answers and (tiny) words from their questions."""
+    config = default_config(size, image_size)
+    words = (build_word_vocabulary(s.question for s in train_samples)
+             if config.vocabulary == "words" else ())
+    return KgVqaAdapter.build(config, build_vocabulary(s.answers for s in train_samples),
+                              words=words, seed=seed)

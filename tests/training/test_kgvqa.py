@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from PIL import Image
@@ -9,7 +11,15 @@ from PIL import Image
 from kgprune.errors import ConfigError
 from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
 from kgprune.vqa.adapters.base import ModelAdapter
-from kgprune.vqa.adapters.kgvqa import UNK, Attention, KgVqaAdapter, KgVqaConfig, build_vocabulary
+from kgprune.vqa.adapters.kgvqa import (
+    SPECIAL_TOKENS,
+    UNK,
+    Attention,
+    KgVqaAdapter,
+    KgVqaConfig,
+    build_vocabulary,
+    build_word_vocabulary,
+)
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets
 from tests.training.conftest import SMALL
 
@@ -114,3 +124,29 @@ def test_base_size_is_pretrained_minilm() -> None:
     assert base.model.state_dict().keys() == fresh.model.state_dict().keys()
     inputs = base.prepare([Image.new("RGB", (32, 32))], ["What is this made of?"])
     assert base.answer_losses(inputs, [{"metal": 1.0}])[0].item() > 0
+
+
+def test_word_vocabulary_is_the_questions_words_in_frequency_order() -> None:
+    words = build_word_vocabulary(QUESTIONS + ["What is THIS?"])
+    assert words[:len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
+    assert words[len(SPECIAL_TOKENS):8] == ("?", "is", "this", "what")  # ties by text
+    assert "THIS" not in words and len(set(words)) == len(words)
+    assert build_word_vocabulary(QUESTIONS, max_size=6) == (*SPECIAL_TOKENS, "?", "is")
+
+
+def test_a_word_model_tokenizes_whole_words_and_reads_unknown_ones_as_unk() -> None:
+    words = build_word_vocabulary(QUESTIONS)
+    config = replace(SMALL, vocabulary="words")
+    adapter = KgVqaAdapter.build(config, ANSWERS, words=words, seed=0)
+    assert adapter.model.text.embeddings.word_embeddings.num_embeddings == len(words)
+    ids = adapter.tokenizer("What is the zebra used for?")["input_ids"]
+    tokens = [words[i] for i in ids]
+    assert tokens == ["[CLS]", "what", "is", "the", UNK, "used", "for", "?", "[SEP]"]
+    inputs = adapter.prepare([Image.new("RGB", (16, 16))] * 2, QUESTIONS[:2])
+    assert adapter.logits(inputs).shape == (2, len(ANSWERS))
+    with pytest.raises(ConfigError, match="K432"):
+        KgVqaAdapter.build(config, ANSWERS)
+    with pytest.raises(ConfigError, match="K432"):
+        KgVqaAdapter.build(config, ANSWERS, words=("what", *SPECIAL_TOKENS))
+    with pytest.raises(ConfigError, match="K431"):
+        KgVqaConfig(size="base", vocabulary="words")

