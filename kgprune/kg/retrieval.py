@@ -13,7 +13,7 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -193,11 +193,21 @@ class FactRetriever:
                     found[i] = KnowledgeContext.from_dict(cached)
         missing = [i for i in range(len(queries)) if i not in found]
         if missing:
-            questions = [queries[i].question for i in missing]
+            # Samples asking the same question about the same objects share one retrieval:
+            # templated benchmarks repeat them thousands of times.
+            asked: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+            for i in missing:
+                asked.setdefault((queries[i].question, tuple(queries[i].image_objects)), []).append(i)
+            firsts = [indices[0] for indices in asked.values()]
+            questions = [queries[i].question for i in firsts]
             linked = self.linker.link_batch(questions)
             vectors = self._encoder.encode(questions)  # one batch: most of the encoder's work
-            fresh = {i: self._retrieve(queries[i], [c.uri for c in concepts], version, vector)
-                     for i, concepts, vector in zip(missing, linked, vectors, strict=True)}
+            fresh: dict[int, KnowledgeContext] = {}
+            for indices, concepts, vector in zip(asked.values(), linked, vectors, strict=True):
+                context = self._retrieve(queries[indices[0]], [c.uri for c in concepts], version,
+                                         vector)
+                for i in indices:
+                    fresh[i] = replace(context, sample_id=queries[i].sample_id)
             found.update(fresh)
             if self.cache is not None:
                 self.cache.put_many({self.cache_key(queries[i]): ctx.to_dict()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,25 @@ def test_embeddings_of_another_encoder_are_refused(bundled_store, linker, detect
     other = FactEmbeddings(HashingEncoder(dim=64))
     with pytest.raises(ConfigError, match=r"\[K112\]"):
         FactRetriever(bundled_store, linker, detector, embeddings=other)
+
+
+def test_samples_asking_the_same_thing_share_one_retrieval(bundled_store, linker) -> None:
+    same = ("What is this used for?", ("umbrella",))
+    queries = [RetrievalQuery("a", *same), RetrievalQuery("b", "What is this made of?", ("umbrella",)),
+               RetrievalQuery("c", *same)]
+    encoder = _CountingEncoder()
+    contexts = FactRetriever(bundled_store, linker, RelationDetector(encoder)).retrieve_batch(queries)
+    assert encoder.texts.count(same[0]) == 1, "the repeated question was encoded once"
+    assert [c.sample_id for c in contexts] == ["a", "b", "c"]
+    assert replace(contexts[2], sample_id="a") == contexts[0] and contexts[0].answers
+
+
+def test_the_cache_tells_apart_samples_that_share_an_id(tmp_path: Path, bundled_store, linker,
+                                                        detector) -> None:
+    """Benchmark variants reuse question ids, and grounding changes a sample's objects."""
+    cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=bundled_store.version())
+    r = FactRetriever(bundled_store, linker, detector, cache=cache)
+    kettle = r.retrieve(RetrievalQuery("7", "What is this used for?", ("kettle",)))
+    umbrella = r.retrieve(RetrievalQuery("7", "What is this used for?", ("umbrella",)))
+    assert kettle.image_concepts == ("/c/en/kettle",)
+    assert umbrella.image_concepts == ("/c/en/umbrella",) and len(cache) == 2
