@@ -190,5 +190,6 @@ class Errors:
     K630 = "[K630] Cell {cell} prunes no unit: its tower and layer range match none of the model's groups ({found}). Set towers / layer_ranges to ones the model has."
     K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
+    K568 = "[K568] {path} exists and was not made by `kgprune prune` (it has no {mark}); kgprune never deletes what it did not create. Move it away or choose another --out."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
