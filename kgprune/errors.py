@@ -103,7 +103,7 @@ class Errors:
     K320 = "[K320] The benchmark needs at least one image; got n={n}."
     K321 = "[K321] Unknown benchmark variant '{name}'. Known variants: {known}."
     K322 = "[K322] {path} is not empty and holds no earlier synthetic benchmark (no manifest.json from kgprune); choose a new or empty directory."
-    K323 = "[K323] The store at {url} has no facts for the benchmark objects {missing}; load the bundled knowledge graph first (`kgprune demo`, or omit --store)."
+    K323 = "[K323] The store at {url} has no facts for the benchmark objects {missing}; load the bundled knowledge graph into it (`kgprune kg load bundled --store {url}`) or use the default store (no --store, KGPRUNE_STORE unset)."
     K324 = "[K324] Split fractions must be three non-negative numbers that sum to 1, got {splits}."
     K325 = "[K325] Image size must be an integer from {low} to {high} pixels, got {size}."
     K326 = "[K326] {path} exists and is not a directory; choose a directory for the benchmark."

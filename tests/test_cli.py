@@ -102,3 +102,22 @@ def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
     bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
                               "--store", store_url])
     assert bad.exit_code != 0
+
+
+def test_commands_without_store_leave_the_kgprune_store_graph_alone(
+        store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled KG goes into the data-home store only, or where `kg load bundled` is asked to."""
+    monkeypatch.setenv("KGPRUNE_STORE", store_url)
+    made = runner.invoke(app, ["vqa", "make-synthetic", str(tmp_path / "bench"), "--n", "10",
+                               "--image-size", "32", "--json"])
+    assert made.exit_code != 0 and "K323" in str(made.exception)
+    stats = runner.invoke(app, ["kg", "stats", "--json"])
+    assert json.loads(stats.stdout)["facts"] == 19, "the user's graph is unchanged"
+    loaded = runner.invoke(app, ["kg", "load", "bundled", "--json"])
+    assert loaded.exit_code == 0, loaded.output
+    reports = json.loads(loaded.stdout)
+    assert [r["source"] for r in reports] == ["conceptnet", "visual_genome"]
+    assert reports[0]["facts_added"] > 1000
+    made = runner.invoke(app, ["vqa", "make-synthetic", str(tmp_path / "bench"), "--n", "10",
+                               "--image-size", "32", "--json"])
+    assert made.exit_code == 0, made.output

@@ -62,7 +62,7 @@ def training_split(store: str | None, data: Path | None,
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         data_dir = data or default_benchmark(s, seed=0)
         samples = load_synthetic_split(data_dir, "train")
         with err.status(f"Retrieving knowledge for {len(samples)} questions"):

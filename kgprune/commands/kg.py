@@ -15,6 +15,7 @@ from kgprune.commands.common import (
     SourceOpt,
     StoreOpt,
     StrategyOpt,
+    err,
     fact_json,
     facts_table,
     out,
@@ -61,6 +62,18 @@ def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: Jso
     with open_store(store) as s, progress_bar(f"Visual Genome {directory.name}") as progress:
         report = load_visual_genome(s, directory, on_progress=progress)
     print_report(report, as_json)
+
+
+@load_app.command("bundled")
+def load_bundled_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Load the mini KG shipped with kgprune (ConceptNet + Visual Genome) into a store."""
+    with open_store(store) as s, err.status("Loading the bundled knowledge graph"):
+        reports = bundled.load_bundled(s)
+    if as_json:
+        print_json([asdict(r) for r in reports])
+        return
+    for report in reports:
+        print_report(report, as_json=False)
 
 
 @kg_app.command("stats")

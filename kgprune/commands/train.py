@@ -64,7 +64,7 @@ def train_cmd(
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         data_dir = _benchmark(data, s, seed)
         train_samples = load_synthetic_split(data_dir, "train")
         val_samples = load_synthetic_split(data_dir, "val")

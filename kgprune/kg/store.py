@@ -158,8 +158,13 @@ def data_home() -> Path:
     return Path(os.environ.get("KGPRUNE_HOME") or Path.home() / ".kgprune").expanduser()
 
 
+def home_store_url() -> str:
+    """The embedded store in the data home: kgprune's own, the one store it fills unasked."""
+    return f"ladybug://{(data_home() / 'kg').resolve()}"
+
+
 def default_store_url() -> str:
-    return os.environ.get("KGPRUNE_STORE") or f"ladybug://{(data_home() / 'kg').resolve()}"
+    return os.environ.get("KGPRUNE_STORE") or home_store_url()
 
 
 def open_store(url: str | None = None) -> GraphStore:
