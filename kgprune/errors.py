@@ -89,6 +89,7 @@ class Errors:
     K216 = "[K216] The server is busy ({slots} requests in progress); retry after {seconds} s or start it with a larger --max-concurrent."
     K217 = "[K217] Internal server error; the server log has the details."
     K218 = "[K218] Cannot listen on {host}:{port}: {reason}. Choose another --host or --port (0 picks a free port)."
+    K219 = "[K219] Field '{field}' holds a lone surrogate (a \\ud800-\\udfff escape not in a pair), which is not Unicode text; send valid UTF-8."
     K111 = "[K111] The concept index at {path} was built for the store {built_url}, not {url}. Pass that store, or build an index for this one: `kgprune link build-index --store {url}`."
     K112 = "[K112] Shared fact embeddings were made with encoder '{shared}', but the retriever ranks with '{encoder}'. Pass embeddings made with the retriever's encoder."
     K300 = "[K300] {path} is not valid JSON: {problem}. Download the file again; it looks truncated or is not a {layout} file."

@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from kgprune.cli import app
+from kgprune.kg.records import Concept, Fact
+from kgprune.kg.store import GraphBatch, open_store
+from kgprune.kg.uri import concept_uri
 
 runner = CliRunner()
 
@@ -121,3 +125,24 @@ def test_commands_without_store_leave_the_kgprune_store_graph_alone(
     made = runner.invoke(app, ["vqa", "make-synthetic", str(tmp_path / "bench"), "--n", "10",
                                "--image-size", "32", "--json"])
     assert made.exit_code == 0, made.output
+
+
+def _strict(text: str) -> Any:
+    """Parse as a strict JSON parser would: NaN and Infinity are not JSON."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_has_no_nan_or_infinity(tmp_path: Path) -> None:
+    """A weight that is not a finite number (stored by an older loader) prints as null."""
+    url = f"ladybug://{tmp_path / 'odd.lbdb'}"
+    with open_store(url) as store:
+        store.write(GraphBatch(
+            concepts=[Concept(concept_uri(n), n, "en") for n in ("cup", "tea", "mug")],
+            facts=[Fact(concept_uri("cup"), "UsedFor", concept_uri(tail), weight, "conceptnet",
+                        "/d/test", f"/a/{tail}") for tail, weight in
+                   (("tea", float("nan")), ("mug", float("inf")))]))
+    result = runner.invoke(app, ["kg", "neighbors", "cup", "--store", url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(str(f["weight"]) for f in _strict(result.stdout)) == ["None", "None"]

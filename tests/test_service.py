@@ -24,8 +24,11 @@ import pytest
 from kgprune.errors import BackendUnavailableError, ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.kg.records import Concept, Fact
 from kgprune.kg.retrieval import FactRetriever
 from kgprune.kg.retrieval_cache import RetrievalCache
+from kgprune.kg.store import GraphBatch
+from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
@@ -374,3 +377,48 @@ def test_serve_command_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.wait()
     assert (health.status, health.body["concepts"], proc.returncode) == (200, 0, 0)
     assert "GET /health 200" in stderr
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/link", '{"text": "hot \\ud800 dog"}', "text"),
+    ("/link", '{"texts": ["cup", "\\udfff"]}', "texts[1]"),
+    ("/link", '{"objects": ["\\ud800"]}', "objects[0]"),
+    ("/link", '{"image": {"objects": [{"names": ["\\ud83d"]}]}}', "image.objects[0].names[0]"),
+    ("/link", '{"\\ud800": 1}', "?"),
+    ("/facts", '{"question": "\\ud800"}', "question"),
+    ("/facts", '{"question": "x", "sample_id": "\\ud800"}', "sample_id"),
+    ("/facts", '{"question": "x", "image_objects": ["\\udc00"]}', "image_objects[0]"),
+    ("/facts", '{"question": "x", "strategy": "\\ud800"}', "strategy"),
+    ("/facts", '{"queries": [{"question": "x"}, {"question": "\\ud800"}]}',
+     "queries[1].question"),
+])
+def test_lone_surrogate_is_400_naming_the_field(server: RetrievalServer, path: str, body: str,
+                                               field: str) -> None:
+    reply = call(server, "POST", path, raw=body.encode())
+    assert (reply.status, reply.code, reply.body["error"]["field"]) == (400, "K219", field)
+
+
+def test_a_surrogate_pair_is_text(server: RetrievalServer) -> None:
+    reply = call(server, "POST", "/link", raw=b'{"text": "a cup \\ud83d\\ude00"}')
+    assert reply.status == 200
+
+
+def test_stored_non_finite_weight_is_served_as_null(tmp_path: Path) -> None:
+    """Whatever an older loader stored, /facts answers strict JSON, not 500."""
+    store = LadybugStore(tmp_path / "odd.lbdb")
+    store.ensure_schema()
+    names = ("umbrella", "rain", "sun")
+    store.write(GraphBatch(
+        concepts=[Concept(concept_uri(n), n, "en") for n in names],
+        facts=[Fact(concept_uri("umbrella"), "UsedFor", concept_uri(tail), weight, "conceptnet",
+                    "/d/test", f"/a/{tail}") for tail, weight in
+               (("rain", float("nan")), ("sun", float("inf")))]))
+    odd = Parts(store, Linker(store), RelationDetector(HashingEncoder()), None)  # type: ignore[arg-type]
+    try:
+        with running(odd) as server:
+            reply = call(server, "POST", "/facts", UMBRELLA)
+    finally:
+        store.close()
+    assert reply.status == 200, reply.body
+    weights = [f["weight"] for f in reply.body["facts"]]
+    assert weights and all(w is None for w in weights)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from kgprune import jsontext
 from kgprune.kg import bundled
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.loaders.conceptnet import ProgressFn
@@ -71,7 +71,8 @@ def training_split(store: str | None, data: Path | None,
 
 
 def print_json(data: Any) -> None:
-    out.print_json(json.dumps(data, ensure_ascii=False))
+    """Strict JSON on stdout: a NaN or infinite number prints as null."""
+    out.print_json(jsontext.dumps(data), allow_nan=False)
 
 
 @contextmanager

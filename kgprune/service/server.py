@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from kgprune import jsontext
 from kgprune.errors import (
     BackendError,
     BackendUnavailableError,
@@ -59,6 +60,7 @@ MAX_RETRIEVERS = 256
 log = logging.getLogger("kgprune.service")
 
 _CODE = re.compile(r"\[(K\d{3})\] ")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class RetrievalService:
@@ -171,6 +173,34 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _is_broken(text: str) -> bool:
+    """True when `text` holds a lone surrogate (a `\\ud800` escape), which is not Unicode."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _broken_text(data: Any) -> str | None:
+    """The field path of the first string or key in `data` holding a lone surrogate, if any.
+
+    Checked once for the whole body, so no field reaches linking (or an error message) with text
+    that cannot be encoded. Iterative: the parser accepts nesting deeper than Python recursion.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str) and _is_broken(value):
+            return where or "(body)"
+        if isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            for key, v in reversed(list(value.items())):
+                name = _SURROGATE.sub("?", key)
+                path = f"{where}.{name}" if where else name
+                if _is_broken(key):
+                    return path
+                stack.append((path, v))
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One connection; one `_handle` per request, answering JSON whatever goes wrong."""
 
@@ -254,9 +284,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_json(self, length: int) -> Any:
         body = self._read_body(length)
         try:
-            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise RequestError(400, Errors.K200.format(problem=str(e)[:200])) from e
+        field = _broken_text(data)
+        if field is not None:
+            raise RequestError(400, Errors.K219.format(field=field), field=field)
+        return data
 
     def _read_body(self, length: int) -> bytes:
         """The body, if it arrives in full within the read timeout (per read and in total)."""
@@ -323,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _encode(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """Strict JSON: a stored non-finite weight is null, a stored lone surrogate an escape."""
+    return jsontext.dumps(payload).encode("utf-8")
 
 
 class RetrievalServer(ThreadingHTTPServer):
