@@ -70,7 +70,11 @@ def test_load_json_report(tmp_path: Path, conceptnet_csv: Path) -> None:
     [(["kg", "load", "conceptnet", "/no/such/file.csv.gz"], "[K002] No such file or directory: /no/such/file.csv.gz"),
      (["kg", "stats", "--store", "redis://localhost"], "[K001] Unknown store URL scheme 'redis'"),
      (["kg", "stats", "--coverage", "1.5"], "[K010] Coverage must lie in [0, 1]"),
-     (["kg", "load", "visual-genome", "/no/such/dir"], "[K002]")],
+     (["kg", "load", "visual-genome", "/no/such/dir"], "[K002]"),
+     (["kg", "stats", "--store", "bolt://127.0.0.1:99999"],
+      "[K019] Store URL 'bolt://127.0.0.1:99999' is invalid: Port out of range"),
+     (["kg", "stats", "--store", "redis://admin:S3cret@localhost"],
+      "[K001] Unknown store URL scheme 'redis' in 'redis://localhost'")],
 )
 def test_errors_are_one_line_with_exit_code_1(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _kgprune(*args, home=tmp_path)
