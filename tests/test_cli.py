@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,42 @@ def test_json_output_has_no_nan_or_infinity(tmp_path: Path) -> None:
     result = runner.invoke(app, ["kg", "neighbors", "cup", "--store", url, "--json"])
     assert result.exit_code == 0, result.output
     assert sorted(str(f["weight"]) for f in _strict(result.stdout)) == ["None", "None"]
+
+
+_PAUSED_LOAD = """
+import sys, time
+from contextlib import contextmanager
+from kgprune import cli
+from kgprune.commands import kg
+
+@contextmanager
+def paused(description, **options):
+    def update(done, total):
+        print("parsed", flush=True)
+        time.sleep(60)
+    yield update
+
+kg.progress_bar = paused  # the load waits, mid-way, for the test's Ctrl-C
+sys.argv = ["kgprune", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_ctrl_c_during_a_load_prints_one_line_and_exits_130(tmp_path: Path,
+                                                            conceptnet_csv: Path) -> None:
+    url = f"ladybug://{tmp_path / 'kg.lbdb'}"
+    env = dict(os.environ, KGPRUNE_HOME=str(tmp_path), COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_LOAD, "kg", "load", "conceptnet",
+                             str(conceptnet_csv), "--store", url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "parsed"  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, stderr.strip()) == (130, "interrupted; the store is unchanged")
+    stats = runner.invoke(app, ["kg", "stats", "--store", url, "--json"])
+    assert json.loads(stats.stdout)["facts"] == 0

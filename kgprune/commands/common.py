@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +27,30 @@ from kgprune.vqa.training import load_synthetic_split
 
 out = Console()
 err = Console(stderr=True)
+
+STORE_UNCHANGED = "interrupted; the store is unchanged"
+RESUME = "interrupted; resume with the same command"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in a command that says what it left behind; the CLI prints that and exits 130.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` on the way out catches it.
+    """
+
+
+def interruptible(message: str) -> Callable[[F], F]:
+    """Turn Ctrl-C in the decorated command into `Interrupted(message)`."""
+    def wrap(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise Interrupted(message) from None
+        return run  # type: ignore[return-value]
+    return wrap
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path or bolt://host:7687 "
                                               "(default: KGPRUNE_STORE or the embedded store)")]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kgprune.commands.common import (
+    STORE_UNCHANGED,
     CoverageOpt,
     JsonOpt,
     SeedOpt,
@@ -18,6 +19,7 @@ from kgprune.commands.common import (
     err,
     fact_json,
     facts_table,
+    interruptible,
     out,
     print_json,
     print_report,
@@ -41,6 +43,7 @@ LangOpt = Annotated[str, typer.Option(help="Languages to keep: en, en,de or all.
 
 
 @load_app.command("conceptnet")
+@interruptible(STORE_UNCHANGED)
 def load_conceptnet_cmd(
     path: Path,
     lang: LangOpt = "en",
@@ -57,6 +60,7 @@ def load_conceptnet_cmd(
 
 
 @load_app.command("visual-genome")
+@interruptible(STORE_UNCHANGED)
 def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Load a Visual Genome directory (image_data.json + objects/attributes/relationships.json)."""
     with open_store(store) as s, progress_bar(f"Visual Genome {directory.name}") as progress:
@@ -65,6 +69,7 @@ def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: Jso
 
 
 @load_app.command("bundled")
+@interruptible(STORE_UNCHANGED)
 def load_bundled_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Load the mini KG shipped with kgprune (ConceptNet + Visual Genome) into a store."""
     with open_store(store) as s, err.status("Loading the bundled knowledge graph"):
