@@ -331,3 +331,8 @@ def test_credentials_in_the_url_are_used_and_decoded(monkeypatch: pytest.MonkeyP
     assert factory.call_args.args == ("neo4j://db.example:7687",)
     assert factory.call_args.kwargs["auth"] == ("bob", "p@ss:word")
     assert store.url == "neo4j://db.example:7687"
+
+
+def test_a_url_the_driver_refuses_is_a_coded_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"\[K019\] Store URL 'bolt://127.0.0.1:1\?policy=x'"):
+        Neo4jStore.from_url("bolt://admin:S3cret@127.0.0.1:1?policy=x")

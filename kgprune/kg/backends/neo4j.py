@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import neo4j
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
-from kgprune.errors import BackendError, BackendUnavailableError, Errors
+from kgprune.errors import BackendError, BackendUnavailableError, ConfigError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_unit
 from kgprune.kg.cypher import neo4j as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
@@ -150,10 +150,13 @@ class Neo4jStore:
                     else os.environ.get("NEO4J_PASSWORD"))
         database = os.environ.get("NEO4J_DATABASE", DEFAULT_DATABASE)
         auth = (user, password) if password is not None else None
-        store = cls(neo4j.GraphDatabase.driver(redact_url(url), auth=auth,
-                                               connection_timeout=CONNECT_TIMEOUT_S,
-                                               connection_acquisition_timeout=CONNECT_TIMEOUT_S),
-                    database, url=url, user=user)
+        try:
+            driver = neo4j.GraphDatabase.driver(redact_url(url), auth=auth,
+                                                connection_timeout=CONNECT_TIMEOUT_S,
+                                                connection_acquisition_timeout=CONNECT_TIMEOUT_S)
+        except (DriverError, ValueError) as e:
+            raise ConfigError(Errors.K019.format(url=redact_url(url), problem=_one_line(e))) from e
+        store = cls(driver, database, url=url, user=user)
         try:
             with store._translated_errors():
                 store._driver.verify_connectivity()
