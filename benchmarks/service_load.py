@@ -50,7 +50,8 @@ def start_server(home: Path, encoder: str) -> tuple[subprocess.Popen[str], str, 
     if not ready:
         proc.kill()
         raise RuntimeError("the server printed no URL")
-    host, port = proc.stdout.readline().strip().removeprefix("http://").split(":")  # type: ignore[union-attr]
+    url = proc.stdout.readline().strip()  # type: ignore[union-attr]
+    host, port = url.removeprefix("http://").split(":")
     return proc, host, int(port)
 
 

@@ -414,11 +414,13 @@ def test_stored_non_finite_weight_is_served_as_null(tmp_path: Path) -> None:
         facts=[Fact(concept_uri("umbrella"), "UsedFor", concept_uri(tail), weight, "conceptnet",
                     "/d/test", f"/a/{tail}") for tail, weight in
                (("rain", float("nan")), ("sun", float("inf")))]))
-    odd = Parts(store, Linker(store), RelationDetector(HashingEncoder()), None)  # type: ignore[arg-type]
+    cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=store.version())
+    odd = Parts(store, Linker(store), RelationDetector(HashingEncoder()), cache)
     try:
         with running(odd) as server:
             reply = call(server, "POST", "/facts", UMBRELLA)
     finally:
+        cache.close()
         store.close()
     assert reply.status == 200, reply.body
     weights = [f["weight"] for f in reply.body["facts"]]

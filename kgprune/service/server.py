@@ -38,6 +38,7 @@ from kgprune.linking.image import (
 )
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
+from kgprune.service.connections import DRAIN_S, DeadlineReader, Refuser
 from kgprune.service.requests import (
     ENDPOINTS,
     FactsRequest,
@@ -46,7 +47,6 @@ from kgprune.service.requests import (
     parse_facts,
     parse_link,
 )
-from kgprune.service.connections import DRAIN_S, DeadlineReader, Refuser
 from kgprune.service.serial_store import SerialStore
 
 DEFAULT_HOST = "127.0.0.1"
