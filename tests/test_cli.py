@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kgprune.cli import app
+from kgprune.commands import kg as kg_commands
+from kgprune.commands.common import Interrupted
 from kgprune.kg.records import Concept, Fact
 from kgprune.kg.store import GraphBatch, open_store
 from kgprune.kg.uri import concept_uri
@@ -190,3 +192,20 @@ def test_ctrl_c_during_a_load_prints_one_line_and_exits_130(tmp_path: Path,
     assert (proc.returncode, stderr.strip()) == (130, "interrupted; the store is unchanged")
     stats = runner.invoke(app, ["kg", "stats", "--store", url, "--json"])
     assert json.loads(stats.stdout)["facts"] == 0
+
+
+def test_ctrl_c_landing_in_the_commit_says_the_load_was_written(
+        tmp_path: Path, conceptnet_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = kg_commands.load_conceptnet
+
+    def committed_then_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kg_commands, "load_conceptnet", committed_then_ctrl_c)
+    url = f"ladybug://{tmp_path / 'kg.lbdb'}"
+    with pytest.raises(Interrupted, match="rerun the same command to finish it"):
+        runner.invoke(app, ["kg", "load", "conceptnet", str(conceptnet_csv), "--store", url])
+    monkeypatch.undo()
+    assert json.loads(runner.invoke(app, ["kg", "stats", "--store", url, "--json"]).stdout)[
+        "facts"] == 14

@@ -30,6 +30,8 @@ err = Console(stderr=True)
 
 STORE_UNCHANGED = "interrupted; the store is unchanged"
 RESUME = "interrupted; resume with the same command"
+LOAD_WRITTEN = ("interrupted after some of the load was written; rerun the same command to finish "
+                "it (what is already there is skipped)")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,6 +40,17 @@ class Interrupted(BaseException):
 
     A BaseException, like KeyboardInterrupt, so no `except Exception` on the way out catches it.
     """
+
+
+@contextmanager
+def interrupted_load(store: GraphStore) -> Iterator[None]:
+    """Ctrl-C during a load says whether the store changed: a load commits at its end, so a
+    Ctrl-C that lands in the commit finds the data written."""
+    before = store.version()
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(STORE_UNCHANGED if store.version() == before else LOAD_WRITTEN) from None
 
 
 def interruptible(message: str) -> Callable[[F], F]:
