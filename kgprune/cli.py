@@ -1,7 +1,8 @@
 """The `kgprune` command line: assembles the command groups of `kgprune.commands`.
 
 Results go to stdout (`--json` prints pure JSON); progress and errors go to stderr. Every
-`KgpruneError` becomes one line and exit code 1; a traceback only with KGPRUNE_DEBUG=1.
+`KgpruneError` becomes one line and exit code 1; a traceback only with KGPRUNE_DEBUG=1. Ctrl-C
+in a load, a prune or a training run prints one line saying what it left behind, exit code 130.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from kgprune.commands.common import err
+from kgprune.commands.common import Interrupted, err
 from kgprune.commands.demo import demo_cmd
 from kgprune.commands.experiment import experiment_app
 from kgprune.commands.kg import kg_app
@@ -51,3 +52,6 @@ def main() -> None:
             raise
         err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except Interrupted as e:
+        err.print(escape(str(e)), highlight=False, soft_wrap=True)
+        sys.exit(130)

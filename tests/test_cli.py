@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from kgprune.cli import app
+from kgprune.commands import kg as kg_commands
+from kgprune.commands.common import Interrupted
+from kgprune.kg.records import Concept, Fact
+from kgprune.kg.store import GraphBatch, open_store
+from kgprune.kg.uri import concept_uri
 
 runner = CliRunner()
 
@@ -66,7 +73,11 @@ def test_load_json_report(tmp_path: Path, conceptnet_csv: Path) -> None:
     [(["kg", "load", "conceptnet", "/no/such/file.csv.gz"], "[K002] No such file or directory: /no/such/file.csv.gz"),
      (["kg", "stats", "--store", "redis://localhost"], "[K001] Unknown store URL scheme 'redis'"),
      (["kg", "stats", "--coverage", "1.5"], "[K010] Coverage must lie in [0, 1]"),
-     (["kg", "load", "visual-genome", "/no/such/dir"], "[K002]")],
+     (["kg", "load", "visual-genome", "/no/such/dir"], "[K002]"),
+     (["kg", "stats", "--store", "bolt://127.0.0.1:99999"],
+      "[K019] Store URL 'bolt://127.0.0.1:99999' is invalid: Port out of range"),
+     (["kg", "stats", "--store", "redis://admin:S3cret@localhost"],
+      "[K001] Unknown store URL scheme 'redis' in 'redis://localhost'")],
 )
 def test_errors_are_one_line_with_exit_code_1(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _kgprune(*args, home=tmp_path)
@@ -102,3 +113,99 @@ def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
     bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
                               "--store", store_url])
     assert bad.exit_code != 0
+
+
+def test_commands_without_store_leave_the_kgprune_store_graph_alone(
+        store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled KG goes into the data-home store only, or where `kg load bundled` is asked to."""
+    monkeypatch.setenv("KGPRUNE_STORE", store_url)
+    made = runner.invoke(app, ["vqa", "make-synthetic", str(tmp_path / "bench"), "--n", "10",
+                               "--image-size", "32", "--json"])
+    assert made.exit_code != 0 and "K323" in str(made.exception)
+    stats = runner.invoke(app, ["kg", "stats", "--json"])
+    assert json.loads(stats.stdout)["facts"] == 19, "the user's graph is unchanged"
+    loaded = runner.invoke(app, ["kg", "load", "bundled", "--json"])
+    assert loaded.exit_code == 0, loaded.output
+    reports = json.loads(loaded.stdout)
+    assert [r["source"] for r in reports] == ["conceptnet", "visual_genome"]
+    assert reports[0]["facts_added"] > 1000
+    made = runner.invoke(app, ["vqa", "make-synthetic", str(tmp_path / "bench"), "--n", "10",
+                               "--image-size", "32", "--json"])
+    assert made.exit_code == 0, made.output
+
+
+def _strict(text: str) -> Any:
+    """Parse as a strict JSON parser would: NaN and Infinity are not JSON."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_has_no_nan_or_infinity(tmp_path: Path) -> None:
+    """A weight that is not a finite number (stored by an older loader) prints as null."""
+    url = f"ladybug://{tmp_path / 'odd.lbdb'}"
+    with open_store(url) as store:
+        store.write(GraphBatch(
+            concepts=[Concept(concept_uri(n), n, "en") for n in ("cup", "tea", "mug")],
+            facts=[Fact(concept_uri("cup"), "UsedFor", concept_uri(tail), weight, "conceptnet",
+                        "/d/test", f"/a/{tail}") for tail, weight in
+                   (("tea", float("nan")), ("mug", float("inf")))]))
+    result = runner.invoke(app, ["kg", "neighbors", "cup", "--store", url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(str(f["weight"]) for f in _strict(result.stdout)) == ["None", "None"]
+
+
+_PAUSED_LOAD = """
+import sys, time
+from contextlib import contextmanager
+from kgprune import cli
+from kgprune.commands import kg
+
+@contextmanager
+def paused(description, **options):
+    def update(done, total):
+        print("parsed", flush=True)
+        time.sleep(60)
+    yield update
+
+kg.progress_bar = paused  # the load waits, mid-way, for the test's Ctrl-C
+sys.argv = ["kgprune", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_ctrl_c_during_a_load_prints_one_line_and_exits_130(tmp_path: Path,
+                                                            conceptnet_csv: Path) -> None:
+    url = f"ladybug://{tmp_path / 'kg.lbdb'}"
+    env = dict(os.environ, KGPRUNE_HOME=str(tmp_path), COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_LOAD, "kg", "load", "conceptnet",
+                             str(conceptnet_csv), "--store", url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "parsed"  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, stderr.strip()) == (130, "interrupted; the store is unchanged")
+    stats = runner.invoke(app, ["kg", "stats", "--store", url, "--json"])
+    assert json.loads(stats.stdout)["facts"] == 0
+
+
+def test_ctrl_c_landing_in_the_commit_says_the_load_was_written(
+        tmp_path: Path, conceptnet_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = kg_commands.load_conceptnet
+
+    def committed_then_ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kg_commands, "load_conceptnet", committed_then_ctrl_c)
+    url = f"ladybug://{tmp_path / 'kg.lbdb'}"
+    with pytest.raises(Interrupted, match="rerun the same command to finish it"):
+        runner.invoke(app, ["kg", "load", "conceptnet", str(conceptnet_csv), "--store", url])
+    monkeypatch.undo()
+    assert json.loads(runner.invoke(app, ["kg", "stats", "--store", url, "--json"]).stdout)[
+        "facts"] == 14

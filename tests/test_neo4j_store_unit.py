@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 from unittest.mock import ANY, MagicMock, call
 
@@ -230,7 +232,9 @@ def test_refused_credentials_never_show_the_password(monkeypatch: pytest.MonkeyP
         store.ensure_schema()
 
     factory.assert_called_once_with(
-        "bolt://alice:s3cret-pw@localhost:7687", auth=("alice", "s3cret-pw")
+        "bolt://localhost:7687", auth=("alice", "s3cret-pw"),
+        connection_timeout=backend.CONNECT_TIMEOUT_S,
+        connection_acquisition_timeout=backend.CONNECT_TIMEOUT_S,
     )
     message = str(raised.value)
     assert message.startswith("[K007]") and "alice" in message
@@ -294,3 +298,41 @@ def test_unit_scores_replace_the_run_in_one_transaction(
     ]
     assert written == 3
     tx.commit.assert_called_once_with()
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("userinfo", ["admin:S3cret@", "admin:S3cr%40t%3A@", ""])
+def test_unreachable_server_fails_fast_with_one_line_and_no_password(
+        userinfo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real driver against a closed port: no retries for a minute, no credentials shown."""
+    monkeypatch.setenv("NEO4J_PASSWORD", "S3cret-env")
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as raised:
+        Neo4jStore.from_url(f"bolt://{userinfo}127.0.0.1:{_closed_port()}")
+    assert time.monotonic() - started < 10
+    shown = f"{raised.value}\n{raised.value.__cause__!r}"
+    assert str(raised.value).startswith("[K006] Cannot reach Neo4j at bolt://127.0.0.1:")
+    assert "\n" not in str(raised.value)
+    assert "S3cr" not in shown and "admin" not in shown
+
+
+def test_credentials_in_the_url_are_used_and_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEO4J_USER", "env-user")
+    monkeypatch.setenv("NEO4J_PASSWORD", "env-pw")
+    factory = MagicMock(return_value=MagicMock(spec=neo4j.Driver))
+    monkeypatch.setattr(neo4j.GraphDatabase, "driver", factory)
+    store = Neo4jStore.from_url("neo4j://bob:p%40ss%3Aword@db.example:7687")
+    assert factory.call_args.args == ("neo4j://db.example:7687",)
+    assert factory.call_args.kwargs["auth"] == ("bob", "p@ss:word")
+    assert store.url == "neo4j://db.example:7687"
+
+
+def test_a_url_the_driver_refuses_is_a_coded_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"\[K019\] Store URL 'bolt://127.0.0.1:1\?policy=x'"):
+        Neo4jStore.from_url("bolt://admin:S3cret@127.0.0.1:1?policy=x")

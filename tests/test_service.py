@@ -8,6 +8,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,12 +25,15 @@ import pytest
 from kgprune.errors import BackendUnavailableError, ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.kg.records import Concept, Fact
 from kgprune.kg.retrieval import FactRetriever
 from kgprune.kg.retrieval_cache import RetrievalCache
+from kgprune.kg.store import GraphBatch
+from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
-from kgprune.service import RetrievalServer, create_server
+from kgprune.service import DEFAULT_MAX_CONNECTIONS, RetrievalServer, create_server
 
 HOT_DOG = "What is the hot dog on the plate made of?"
 UMBRELLA = {"sample_id": "umbrella-1", "question": "What is this used for?",
@@ -374,3 +378,150 @@ def test_serve_command_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.wait()
     assert (health.status, health.body["concepts"], proc.returncode) == (200, 0, 0)
     assert "GET /health 200" in stderr
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/link", '{"text": "hot \\ud800 dog"}', "text"),
+    ("/link", '{"texts": ["cup", "\\udfff"]}', "texts[1]"),
+    ("/link", '{"objects": ["\\ud800"]}', "objects[0]"),
+    ("/link", '{"image": {"objects": [{"names": ["\\ud83d"]}]}}', "image.objects[0].names[0]"),
+    ("/link", '{"\\ud800": 1}', "?"),
+    ("/facts", '{"question": "\\ud800"}', "question"),
+    ("/facts", '{"question": "x", "sample_id": "\\ud800"}', "sample_id"),
+    ("/facts", '{"question": "x", "image_objects": ["\\udc00"]}', "image_objects[0]"),
+    ("/facts", '{"question": "x", "strategy": "\\ud800"}', "strategy"),
+    ("/facts", '{"queries": [{"question": "x"}, {"question": "\\ud800"}]}',
+     "queries[1].question"),
+])
+def test_lone_surrogate_is_400_naming_the_field(server: RetrievalServer, path: str, body: str,
+                                               field: str) -> None:
+    reply = call(server, "POST", path, raw=body.encode())
+    assert (reply.status, reply.code, reply.body["error"]["field"]) == (400, "K219", field)
+
+
+def test_a_surrogate_pair_is_text(server: RetrievalServer) -> None:
+    reply = call(server, "POST", "/link", raw=b'{"text": "a cup \\ud83d\\ude00"}')
+    assert reply.status == 200
+
+
+def test_stored_non_finite_weight_is_served_as_null(tmp_path: Path) -> None:
+    """Whatever an older loader stored, /facts answers strict JSON, not 500."""
+    store = LadybugStore(tmp_path / "odd.lbdb")
+    store.ensure_schema()
+    names = ("umbrella", "rain", "sun")
+    store.write(GraphBatch(
+        concepts=[Concept(concept_uri(n), n, "en") for n in names],
+        facts=[Fact(concept_uri("umbrella"), "UsedFor", concept_uri(tail), weight, "conceptnet",
+                    "/d/test", f"/a/{tail}") for tail, weight in
+               (("rain", float("nan")), ("sun", float("inf")))]))
+    cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=store.version())
+    odd = Parts(store, Linker(store), RelationDetector(HashingEncoder()), cache)
+    try:
+        with running(odd) as server:
+            reply = call(server, "POST", "/facts", UMBRELLA)
+    finally:
+        cache.close()
+        store.close()
+    assert reply.status == 200, reply.body
+    weights = [f["weight"] for f in reply.body["facts"]]
+    assert weights and all(w is None for w in weights)
+
+
+def _raw_post(sock: Any, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    sock.sendall(b"POST /facts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+
+
+def _raw_reply(sock: Any, method: str = "POST") -> Reply:
+    resp = http.client.HTTPResponse(sock, method=method)
+    resp.begin()
+    body = resp.read()
+    return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                 json.loads(body) if body else None)
+
+
+def test_a_burst_of_200_posts_each_gets_an_answer(parts: Parts) -> None:
+    """All connect while the server is not yet accepting: the backlog must hold them, and each
+    gets 200 or a prompt 503 with Retry-After, none a reset or silence."""
+    server = create_server(parts.store, parts.linker, parts.detector, port=0, cache=parts.cache)
+    socks = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    try:
+        for _ in range(200):
+            socks.append(socket.create_connection(server.server_address[:2], timeout=2))
+        for sock in socks:
+            sock.settimeout(10)
+            _raw_post(sock, UMBRELLA)
+        started = time.monotonic()
+        thread.start()
+        replies = [_raw_reply(sock) for sock in socks]
+        elapsed = time.monotonic() - started
+    finally:
+        for sock in socks:
+            sock.close()
+        server.shutdown() if thread.is_alive() else None
+        server.server_close()
+    assert all(r.status == 200 or (r.status == 503 and r.headers.get("retry-after") == "1"
+                                   and r.code in ("K216", "K220")) for r in replies)
+    assert sum(r.status == 200 for r in replies) >= 8
+    assert elapsed < 10
+
+
+def test_slow_headers_get_408_and_threads_stay_bounded(parts: Parts) -> None:
+    """100 clients sending their headers a byte at a time: each holds a thread at most
+    read_timeout, and past max_connections they get no thread at all."""
+    head = b"POST /facts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    baseline = threading.active_count()
+    with running(parts, read_timeout=1.5) as server:
+        socks = [socket.create_connection(server.server_address[:2], timeout=5)
+                 for _ in range(100)]
+        peak, replies = 0, {}
+        deadline = time.monotonic() + 8
+        for i in range(len(head)):
+            if len(replies) == len(socks) or time.monotonic() > deadline:
+                break
+            for k, sock in enumerate(socks):
+                if k not in replies:
+                    try:
+                        sock.send(head[i:i + 1])
+                    except OSError:
+                        replies[k] = None
+            time.sleep(0.1)
+            peak = max(peak, threading.active_count() - baseline)
+            for k, sock in enumerate(socks):
+                if k not in replies and select.select([sock], [], [], 0)[0]:
+                    replies[k] = _raw_reply(sock)
+        for sock in socks:
+            sock.close()
+    statuses = [r.status for r in replies.values() if r is not None]
+    assert len(statuses) == 100, f"{100 - len(statuses)} slow clients got no answer"
+    assert statuses.count(408) == DEFAULT_MAX_CONNECTIONS
+    assert statuses.count(503) == 100 - DEFAULT_MAX_CONNECTIONS
+    assert peak <= DEFAULT_MAX_CONNECTIONS + 3, f"{peak} threads for 100 slow clients"
+
+
+@pytest.mark.parametrize(("method", "path", "status", "code"), [
+    ("TRACE", "/health", 405, "K215"),
+    ("BREW", "/facts", 405, "K215"),
+    ("GET", "/" + "x" * 70_000, 414, "K223"),
+    ("GET /health HTTP/9.9", None, 505, "K221"),
+])
+def test_odd_methods_and_lines_answer_json(server: RetrievalServer, method: str,
+                                           path: str | None, status: int, code: str) -> None:
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        line = method if path is None else f"{method} {path} HTTP/1.1"
+        sock.sendall(line.encode() + b"\r\nHost: x\r\n\r\n")
+        reply = _raw_reply(sock)
+    assert (reply.status, reply.code) == (status, code)
+    assert reply.headers["content-type"].startswith("application/json")
+
+
+def test_head_answers_headers_only(server: RetrievalServer) -> None:
+    conn = connect(server)
+    conn.request("HEAD", "/health")
+    resp = conn.getresponse()
+    assert (resp.status, resp.read(), resp.getheader("Connection")) == (405, b"", "close")
+    assert resp.getheader("Allow") == "GET"
+    assert resp.getheader("Content-Type").startswith("application/json")
+    conn.close()

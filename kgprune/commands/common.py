@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from kgprune import jsontext
 from kgprune.kg import bundled
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.loaders.conceptnet import ProgressFn
@@ -26,6 +27,43 @@ from kgprune.vqa.training import load_synthetic_split
 
 out = Console()
 err = Console(stderr=True)
+
+STORE_UNCHANGED = "interrupted; the store is unchanged"
+RESUME = "interrupted; resume with the same command"
+LOAD_WRITTEN = ("interrupted after some of the load was written; rerun the same command to finish "
+                "it (what is already there is skipped)")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in a command that says what it left behind; the CLI prints that and exits 130.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` on the way out catches it.
+    """
+
+
+@contextmanager
+def interrupted_load(store: GraphStore) -> Iterator[None]:
+    """Ctrl-C during a load says whether the store changed: a load commits at its end, so a
+    Ctrl-C that lands in the commit finds the data written."""
+    before = store.version()
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(STORE_UNCHANGED if store.version() == before else LOAD_WRITTEN) from None
+
+
+def interruptible(message: str) -> Callable[[F], F]:
+    """Turn Ctrl-C in the decorated command into `Interrupted(message)`."""
+    def wrap(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise Interrupted(message) from None
+        return run  # type: ignore[return-value]
+    return wrap
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path or bolt://host:7687 "
                                               "(default: KGPRUNE_STORE or the embedded store)")]
@@ -62,7 +100,7 @@ def training_split(store: str | None, data: Path | None,
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         data_dir = data or default_benchmark(s, seed=0)
         samples = load_synthetic_split(data_dir, "train")
         with err.status(f"Retrieving knowledge for {len(samples)} questions"):
@@ -71,7 +109,8 @@ def training_split(store: str | None, data: Path | None,
 
 
 def print_json(data: Any) -> None:
-    out.print_json(json.dumps(data, ensure_ascii=False))
+    """Strict JSON on stdout: a NaN or infinite number prints as null."""
+    out.print_json(jsontext.dumps(data), allow_nan=False)
 
 
 @contextmanager

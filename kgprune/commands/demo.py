@@ -24,7 +24,7 @@ from kgprune.experiments.runner import run_study
 from kgprune.experiments.spec import QUICK_SETTINGS, Settings, SweepSpec
 from kgprune.kg import bundled
 from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
-from kgprune.kg.store import GraphStore, default_store_url, open_store
+from kgprune.kg.store import GraphStore, default_store_url, open_store, redact_url
 from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
 from kgprune.linking.index import ConceptIndex, default_index_dir
@@ -110,7 +110,7 @@ def demo_cmd(
 ) -> None:
     """The main job: KG -> linking -> retrieval -> trained model -> Table 1 of pruning methods."""
     url = store or default_store_url()
-    err.print(f"Store: {url}", highlight=False)
+    err.print(f"Store: {redact_url(url)}", highlight=False)
     if quick:
         images = min(images, int(QUICK_SETTINGS["images"]))
     with open_store(url) as s:

@@ -9,14 +9,18 @@ from typing import Annotated
 import typer
 
 from kgprune.commands.common import (
+    STORE_UNCHANGED,
     CoverageOpt,
     JsonOpt,
     SeedOpt,
     SourceOpt,
     StoreOpt,
     StrategyOpt,
+    err,
     fact_json,
     facts_table,
+    interruptible,
+    interrupted_load,
     out,
     print_json,
     print_report,
@@ -40,6 +44,7 @@ LangOpt = Annotated[str, typer.Option(help="Languages to keep: en, en,de or all.
 
 
 @load_app.command("conceptnet")
+@interruptible(STORE_UNCHANGED)
 def load_conceptnet_cmd(
     path: Path,
     lang: LangOpt = "en",
@@ -49,18 +54,35 @@ def load_conceptnet_cmd(
 ) -> None:
     """Load ConceptNet assertions (.csv or .csv.gz) into a store."""
     langs = parse_languages(lang)
-    with open_store(store) as s, progress_bar(f"ConceptNet {path.name}") as progress:
+    with (open_store(store) as s, interrupted_load(s),
+          progress_bar(f"ConceptNet {path.name}") as progress):
         report = load_conceptnet(s, path, langs=langs, skip_bad_lines=skip_bad_lines,
                                  on_progress=progress)
     print_report(report, as_json)
 
 
 @load_app.command("visual-genome")
+@interruptible(STORE_UNCHANGED)
 def load_visual_genome_cmd(directory: Path, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Load a Visual Genome directory (image_data.json + objects/attributes/relationships.json)."""
-    with open_store(store) as s, progress_bar(f"Visual Genome {directory.name}") as progress:
+    with (open_store(store) as s, interrupted_load(s),
+          progress_bar(f"Visual Genome {directory.name}") as progress):
         report = load_visual_genome(s, directory, on_progress=progress)
     print_report(report, as_json)
+
+
+@load_app.command("bundled")
+@interruptible(STORE_UNCHANGED)
+def load_bundled_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Load the mini KG shipped with kgprune (ConceptNet + Visual Genome) into a store."""
+    with (open_store(store) as s, interrupted_load(s),
+          err.status("Loading the bundled knowledge graph")):
+        reports = bundled.load_bundled(s)
+    if as_json:
+        print_json([asdict(r) for r in reports])
+        return
+    for report in reports:
+        print_report(report, as_json=False)
 
 
 @kg_app.command("stats")

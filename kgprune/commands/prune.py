@@ -11,10 +11,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kgprune.commands.common import (
+    RESUME,
     JsonOpt,
     StoreOpt,
     StrategyOpt,
     err,
+    interruptible,
     out,
     print_json,
     training_split,
@@ -95,6 +97,7 @@ def _round_table(result: Any) -> Table:
     return table
 
 
+@interruptible(RESUME)
 def prune_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the pruned model is written "
                                           "(never overwritten; an interrupted run resumes).")],

@@ -31,6 +31,7 @@ from kgprune.service import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT,
     RetrievalServer,
@@ -45,6 +46,8 @@ EncoderOpt = Annotated[str | None, typer.Option(
 MaxBodyOpt = Annotated[int, typer.Option(min=1, help="Largest request body, in bytes.")]
 MaxConcurrentOpt = Annotated[int, typer.Option(
     min=1, help="Requests processed at once; others wait briefly, then get 503.")]
+MaxConnectionsOpt = Annotated[int, typer.Option(
+    min=1, help="Open connections served at once (one thread each); more get 503.")]
 ReadTimeoutOpt = Annotated[float, typer.Option(
     min=0.1, help="Seconds a client may take to send a request.")]
 
@@ -58,6 +61,7 @@ def serve_cmd(
     max_body: MaxBodyOpt = DEFAULT_MAX_BODY,
     max_concurrent: MaxConcurrentOpt = DEFAULT_MAX_CONCURRENT,
     read_timeout: ReadTimeoutOpt = DEFAULT_READ_TIMEOUT,
+    max_connections: MaxConnectionsOpt = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve /health, /link and /facts over HTTP until SIGINT or SIGTERM; print the URL."""
     _log_to_stderr(logging.getLogger("kgprune"))
@@ -67,7 +71,8 @@ def serve_cmd(
         try:
             server = create_server(s, Linker(s, index=concept_index), RelationDetector(enc),
                                    host=host, port=port, max_body=max_body, cache=cache,
-                                   max_concurrent=max_concurrent, read_timeout=read_timeout)
+                                   max_concurrent=max_concurrent, read_timeout=read_timeout,
+                                   max_connections=max_connections)
             with server, _stopped_by_signals(server):
                 linking = "fuzzy and exact" if concept_index else "exact-only"
                 err.print(f"Serving {s.url} ({linking} linking, encoder {enc.identity}); "

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import (
+    RESUME,
+    JsonOpt,
+    StoreOpt,
+    err,
+    interruptible,
+    out,
+    print_json,
+)
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.store import GraphStore, default_store_url, open_store
@@ -39,6 +47,7 @@ def _check_out(out_dir: Path) -> None:
         raise ConfigError(Errors.K402.format(path=out_dir))
 
 
+@interruptible(RESUME)
 def train_cmd(
     out_dir: Annotated[Path, typer.Option(
         "--out", help="Checkpoint directory; resumed if it holds one.")],
@@ -64,7 +73,7 @@ def train_cmd(
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         data_dir = _benchmark(data, s, seed)
         train_samples = load_synthetic_split(data_dir, "train")
         val_samples = load_synthetic_split(data_dir, "val")

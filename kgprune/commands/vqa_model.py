@@ -34,7 +34,7 @@ def evaluate_model_cmd(
     with open_store(store) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         with err.status(f"Retrieving knowledge for {len(samples)} questions"):
             contexts = retrieve_contexts(s, data, samples, encoder=encoder)
         with err.status(f"Scoring {adapter.family} on {len(samples)} questions"):

@@ -54,7 +54,7 @@ def make_synthetic_cmd(
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
+                bundled.load_if_home(s)
         with err.status(f"Generating {n} images"):
             manifest = generate_benchmark(out_dir, store=s, n=n, seed=seed, variant=variant,
                                           image_size=image_size)

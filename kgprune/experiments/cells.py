@@ -155,7 +155,7 @@ class PruningCellRunner:
                                                      known=", ".join([FULL, *CRITERIA])))
         with open_store(self.store_url) as store:
             if not self.settings.store:
-                bundled.load_bundled(store)
+                bundled.load_if_home(store)
             stats, version = store.stats(), store.version()
         data_dir = self._data_dir("")
         if self.settings.model == BUILTIN:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kgprune.kg.ingest import load_conceptnet, load_visual_genome
 from kgprune.kg.records import LoadReport
-from kgprune.kg.store import GraphStore
+from kgprune.kg.store import GraphStore, home_store_url
 
 _DATA = files("kgprune.kg") / "data"
 
@@ -27,3 +27,13 @@ def visual_genome_dir() -> Path:
 def load_bundled(store: GraphStore) -> list[LoadReport]:
     """Load both bundled sources; a second call adds nothing."""
     return [load_conceptnet(store, conceptnet_path()), load_visual_genome(store, visual_genome_dir())]
+
+
+def load_if_home(store: GraphStore) -> list[LoadReport]:
+    """Load the bundled KG when `store` is the data-home store; leave any other store as it is.
+
+    Commands run without --store fill the store they open with the bundled KG only if it is
+    kgprune's own: a store named by KGPRUNE_STORE is the user's graph, and gets the bundled KG
+    only when asked (`kgprune kg load bundled`).
+    """
+    return load_bundled(store) if store.url == home_store_url() else []

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
@@ -158,17 +158,36 @@ def data_home() -> Path:
     return Path(os.environ.get("KGPRUNE_HOME") or Path.home() / ".kgprune").expanduser()
 
 
+def home_store_url() -> str:
+    """The embedded store in the data home: kgprune's own, the one store it fills unasked."""
+    return f"ladybug://{(data_home() / 'kg').resolve()}"
+
+
 def default_store_url() -> str:
-    return os.environ.get("KGPRUNE_STORE") or f"ladybug://{(data_home() / 'kg').resolve()}"
+    return os.environ.get("KGPRUNE_STORE") or home_store_url()
+
+
+def redact_url(url: str) -> str:
+    """`url` without any `user:password@` part: the only form of a store URL fit for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.partition("://")[0] + "://(unparseable)"
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def open_store(url: str | None = None) -> GraphStore:
     """Open the store a URL names; the schema is ensured before it is returned."""
     url = url or default_store_url()
-    scheme = urlsplit(url).scheme
+    try:
+        scheme = urlsplit(url).scheme
+        urlsplit(url).port  # noqa: B018 -- raises ValueError for a port outside 0-65535
+    except ValueError as e:
+        raise ConfigError(Errors.K019.format(url=redact_url(url), problem=e)) from e
     factory = STORE_FACTORIES.get(scheme)
     if factory is None:
-        raise ConfigError(Errors.K001.format(scheme=scheme, url=url))
+        raise ConfigError(Errors.K001.format(scheme=scheme, url=redact_url(url)))
     store = factory(url)
     store.ensure_schema()
     return store

@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -224,6 +224,19 @@ def _field(manifest: Mapping[str, Any], name: str, kind: type, path: Path) -> An
     return value
 
 
+def _inside(directory: Path, name: str, manifest: Path) -> Path:
+    """The file a manifest lists, which must lie inside the model folder: a manifest naming
+    `/etc/shadow`, `../x` or a symlink out would make loading read (and hash) the user's files."""
+    relative = PurePosixPath(name)
+    file = directory / relative
+    if (relative.is_absolute() or ".." in relative.parts or "\\" in name
+            or not file.resolve().is_relative_to(directory.resolve())):
+        raise InputFormatError(Errors.K537.format(
+            path=manifest, field="files",
+            problem=f"lists {name[:200]!r}, which is not a file inside the model folder"))
+    return file
+
+
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """The manifest of a saved pruned model, after checking its format and every file's sha256."""
     directory = Path(directory)
@@ -249,7 +262,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         raise InputFormatError(Errors.K537.format(path=path, field="files",
                                                   problem=f"does not list {WEIGHTS}"))
     for name, digest in files.items():
-        file = directory / name
+        file = _inside(directory, name, path)
         if not file.is_file():
             raise InputFormatError(Errors.K536.format(path=directory, missing=name))
         if file_sha256(file) != digest:

@@ -3,10 +3,12 @@
 Round r removes units until the share `ratio * r / R` of the ORIGINAL model's prunable parameters
 is gone, so the rounds share the target evenly whatever the floors and rounding did before. Every
 round is saved as a pruned model (weights + manifest) in `.<out>.rounds/round-r/` plus a
-`round-r.json` record written after it; a killed run restarts from the last complete round and,
-because every random choice is seeded by (seed, round), ends where an uninterrupted run ends. The
-result is written to `out` in one rename (its manifest records the schedule, so a re-run with
-the same settings is a no-op); `out` is never overwritten.
+`round-r.json` record written after it; `run.json` marks the folder as the schedule's own (one
+without it is the user's: refused with K568, never resumed from nor deleted). A killed run
+restarts from the last complete round and, because every random choice is seeded by (seed,
+round), ends where an uninterrupted run ends. The result is written to `out` in one rename (its
+manifest records the schedule, so a re-run with the same settings is a no-op); `out` is never
+overwritten.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from kgprune.vqa.adapters.base import ModelAdapter
 
 ROUND_RECORD = "round-{r}.json"
 ROUND_DIR = "round-{r}"
+OWNER_MARK = "run.json"
 EventFn = Callable[[str, Mapping[str, Any]], None]
 """Called with an event name ("importance", "finetune_step", "round") and its figures."""
 
@@ -110,6 +113,18 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 def rounds_dir(out_dir: Path) -> Path:
     return out_dir.with_name(f".{out_dir.name}.rounds")
+
+
+def _claim(work: Path, config: PruneConfig) -> None:
+    """Mark `work` as this schedule's rounds folder. One that holds anything but no mark was not
+    made by kgprune, so it is refused rather than resumed from or deleted at the end."""
+    empty = work.is_dir() and not any(work.iterdir())
+    if work.exists() and not empty and not (work / OWNER_MARK).is_file():
+        raise ConfigError(Errors.K568.format(path=work, mark=OWNER_MARK))
+    barrier()
+    if is_main_process() and not (work / OWNER_MARK).is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        _write_json(work / OWNER_MARK, {"made_by": "kgprune prune", "config": config.to_dict()})
 
 
 def _finished_rounds(work: Path, config: PruneConfig) -> list[RoundRecord]:
@@ -204,7 +219,8 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
     original = discover_units(adapter.model)
     prunable = sum(g.num_params for g in original if not config.plan.is_protected(g))
     composed = replace(keep_all(original), prunable_params=prunable)
-    records = _finished_rounds(work, config) if work.is_dir() else []
+    _claim(work, config)
+    records = _finished_rounds(work, config)
     removed_cost, total_cost = 0.0, None
     if records:
         adapter = load_pruned(work / ROUND_DIR.format(r=records[-1].round))
@@ -242,7 +258,6 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
             params=sum(p.numel() for p in adapter.model.parameters()),
             importance_seconds=importance_seconds, finetune=asdict(tuned), plan=composed.to_dict())
         if is_main_process():
-            work.mkdir(parents=True, exist_ok=True)
             round_dir = work / ROUND_DIR.format(r=r)
             if round_dir.exists():
                 shutil.rmtree(round_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from kgprune import jsontext
 from kgprune.errors import (
     BackendError,
     BackendUnavailableError,
@@ -36,6 +38,7 @@ from kgprune.linking.image import (
 )
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
+from kgprune.service.connections import DRAIN_S, DeadlineReader, Refuser
 from kgprune.service.requests import (
     ENDPOINTS,
     FactsRequest,
@@ -50,6 +53,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_MAX_CONCURRENT = 8
+DEFAULT_MAX_CONNECTIONS = 64
+LISTEN_BACKLOG = 1024
+MAX_REQUEST_LINE = 16_384
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_SLOT_WAIT = 0.5
 RETRY_AFTER_S = 1
@@ -59,6 +65,7 @@ MAX_RETRIEVERS = 256
 log = logging.getLogger("kgprune.service")
 
 _CODE = re.compile(r"\[(K\d{3})\] ")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class RetrievalService:
@@ -171,13 +178,46 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _is_broken(text: str) -> bool:
+    """True when `text` holds a lone surrogate (a `\\ud800` escape), which is not Unicode."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _broken_text(data: Any) -> str | None:
+    """The field path of the first string or key in `data` holding a lone surrogate, if any.
+
+    Checked once for the whole body, so no field reaches linking (or an error message) with text
+    that cannot be encoded. Iterative: the parser accepts nesting deeper than Python recursion.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str) and _is_broken(value):
+            return where or "(body)"
+        if isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            for key, v in reversed(list(value.items())):
+                name = _SURROGATE.sub("?", key)
+                path = f"{where}.{name}" if where else name
+                if _is_broken(key):
+                    return path
+                stack.append((path, v))
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
-    """One connection; one `_handle` per request, answering JSON whatever goes wrong."""
+    """One connection; one `_handle` per request, answering JSON whatever goes wrong.
+
+    Every method goes to `_handle` (an unknown one gets 405 naming the allowed method), and the
+    request line and headers must arrive within the read timeout, in total (else 408).
+    """
 
     protocol_version = "HTTP/1.1"
     server_version = "kgprune"
     server: RetrievalServer
     _body_read: bool
+    _reader: DeadlineReader
 
     def version_string(self) -> str:
         return self.server_version
@@ -185,15 +225,57 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.read_timeout
         super().setup()
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self.command, self.path, self.request_version = "", "", "HTTP/1.1"
+        self._reader.start(self.server.read_timeout)
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self._refuse(414, Errors.K223.format(limit=MAX_REQUEST_LINE))
+                return
+            if not self.parse_request():
+                return
+        except TimeoutError:
+            if self._reader.received:
+                self._refuse(408, Errors.K222.format(seconds=self.server.read_timeout))
+            self.close_connection = True
+            return
+        except OSError:
+            self.close_connection = True
+            return
+        self._handle()
 
     def parse_request(self) -> bool:
         self._body_read = False
         return super().parse_request()
 
-    def do_GET(self) -> None:
-        self._handle()
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's own refusals (bad request line, too many headers), as JSON."""
+        problem = message or self.responses.get(code, ("error",))[0]
+        self.request_version = self.protocol_version  # a status line even for a 0.9-looking line
+        self._refuse(code, Errors.K221.format(problem=problem[:200]))
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer an unparsed or unfinished request, then close: what follows it is unknown.
+
+        The rest of what the client sends is read and dropped first (for a few seconds at most):
+        closing with unread bytes resets the connection, which can lose the answer."""
+        self.close_connection = True
+        self._send(status, _encode(_error_json(message)), {}, time.perf_counter(), close=True)
+        self._reader.start(DRAIN_S)
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            while self.rfile.read1(1 << 16):
+                pass
+        except OSError:
+            pass
 
     def handle_expect_100(self) -> bool:
         """Refuse an `Expect: 100-continue` request before its client sends the body."""
@@ -206,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
     def _path(self) -> str:
-        return urlsplit(self.path).path
+        return urlsplit(self.path).path if self.path else ""
 
     def _handle(self) -> None:
         started = time.perf_counter()
@@ -254,14 +336,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_json(self, length: int) -> Any:
         body = self._read_body(length)
         try:
-            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise RequestError(400, Errors.K200.format(problem=str(e)[:200])) from e
+        field = _broken_text(data)
+        if field is not None:
+            raise RequestError(400, Errors.K219.format(field=field), field=field)
+        return data
 
     def _read_body(self, length: int) -> bytes:
         """The body, if it arrives in full within the read timeout (per read and in total)."""
         timeout = self.server.read_timeout
         deadline = time.monotonic() + timeout
+        self._reader.start(timeout)
         chunks, remaining = [], length
         try:
             while remaining:
@@ -295,10 +382,14 @@ class _Handler(BaseHTTPRequestHandler):
         return not self._body_read and (self.headers.get("Content-Length", "0").strip() != "0"
                                         or "Transfer-Encoding" in self.headers)
 
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str], started: float) -> None:
-        """Answer; a body left unread would be taken for the next request, so then close."""
-        close = self._has_unread_body()
+    def _send(self, status: int, body: bytes, headers: Mapping[str, str], started: float, *,
+              close: bool = False) -> None:
+        """Answer; a body left unread would be taken for the next request, so then close.
+
+        A HEAD answer has no body, but a client may not know that: close after it too."""
+        close = close or self.command == "HEAD" or self._has_unread_body()
         try:
+            self.connection.settimeout(self.server.read_timeout)
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -307,7 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
             if close:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            self.wfile.flush()
         except OSError:
             close = True
         self.close_connection = self.close_connection or close
@@ -323,17 +416,28 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _encode(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """Strict JSON: a stored non-finite weight is null, a stored lone surrogate an escape."""
+    return jsontext.dumps(payload).encode("utf-8")
 
 
 class RetrievalServer(ThreadingHTTPServer):
-    """A threading HTTP server for one `RetrievalService`; `server_close` drains it."""
+    """A threading HTTP server for one `RetrievalService`; `server_close` drains it.
+
+    At most `max_connections` connections get a thread; one more is answered 503 from the
+    accepting thread. The listen backlog holds a burst of clients until they are accepted.
+    """
+
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], service: RetrievalService, *, max_body: int,
-                 read_timeout: float) -> None:
+                 read_timeout: float, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.service = service
         self.max_body = max_body
         self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        self._connections = 0
+        self._connections_lock = threading.Lock()
+        self._refuser = Refuser()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         try:
@@ -341,6 +445,31 @@ class RetrievalServer(ThreadingHTTPServer):
         except OSError as e:
             host, port = address
             raise ConfigError(Errors.K218.format(host=host, port=port, reason=e)) from e
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            admitted = self._connections < self.max_connections
+            self._connections += admitted
+        if admitted:
+            super().process_request(request, client_address)
+        else:
+            self._refuser.refuse(request, self._busy_reply())
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections -= 1
+
+    def _busy_reply(self) -> bytes:
+        message = Errors.K220.format(connections=self.max_connections, seconds=RETRY_AFTER_S)
+        body = _encode(_error_json(message))
+        head = ("HTTP/1.1 503 Service Unavailable\r\nServer: kgprune\r\n"
+                "Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: {RETRY_AFTER_S}\r\n"
+                "Connection: close\r\n\r\n")
+        return head.encode("ascii") + body
 
     @property
     def url(self) -> str:
@@ -350,6 +479,7 @@ class RetrievalServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         """Stop listening, then wait for requests in flight so the store can be closed after."""
         super().server_close()
+        self._refuser.close()
         if not self.service.drain():
             log.warning("Requests still running after %.0f s; closing anyway.", DRAIN_TIMEOUT_S)
 
@@ -358,12 +488,14 @@ def create_server(store: GraphStore, linker: Linker, detector: RelationDetector,
                   host: str = DEFAULT_HOST, port: int = 0, max_body: int = DEFAULT_MAX_BODY,
                   max_concurrent: int = DEFAULT_MAX_CONCURRENT, cache: RetrievalCache | None = None,
                   read_timeout: float = DEFAULT_READ_TIMEOUT,
-                  slot_wait: float = DEFAULT_SLOT_WAIT) -> RetrievalServer:
+                  slot_wait: float = DEFAULT_SLOT_WAIT,
+                  max_connections: int = DEFAULT_MAX_CONNECTIONS) -> RetrievalServer:
     """A bound server (port 0 picks a free port): `serve_forever()` it, `shutdown()` to stop.
 
     Closing the server drains it; the caller then closes `store` and `cache`.
     """
     service = RetrievalService(store, linker, detector, cache=cache, max_concurrent=max_concurrent,
                                slot_wait=slot_wait)
-    return RetrievalServer((host, port), service, max_body=max_body, read_timeout=read_timeout)
+    return RetrievalServer((host, port), service, max_body=max_body, read_timeout=read_timeout,
+                           max_connections=max_connections)
 

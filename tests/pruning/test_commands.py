@@ -4,15 +4,21 @@ model and a small benchmark with knowledge retrieved from the bundled graph."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from kgprune.cli import app
+from kgprune.cli import app, main
 from kgprune.errors import ConfigError, PruningError
 from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.pruning import schedule
 from kgprune.pruning.importance import ImportanceScores
 from kgprune.pruning.saved import load_pruned, read_manifest
 from kgprune.pruning.units import discover_units
@@ -111,3 +117,31 @@ def test_bad_arguments_fail_before_any_work(bench: Bench, bundled_store: Ladybug
     assert isinstance(result.exception, ConfigError | PruningError), result.output
     assert code in str(result.exception)
     assert not (tmp_path / "x").exists()
+
+
+def test_ctrl_c_during_a_prune_says_how_to_resume(bench: Bench, bundled_store: LadybugStore,
+                                                  trained: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A real SIGINT in round 2: one line, exit 130, and the same command resumes after round 1."""
+    args = ["prune", *_common(bench, bundled_store, trained), "--ratio", "0.4", "--rounds", "2",
+            "--steps", "2", "--out", str(tmp_path / "pruned"), "--json"]
+    real = schedule.finetune
+
+    def ctrl_c_in_round_2(*a: Any, round_index: int, **kw: Any) -> Any:
+        if round_index == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)  # the KeyboardInterrupt is raised here
+        return real(*a, round_index=round_index, **kw)
+
+    monkeypatch.setattr(schedule, "finetune", ctrl_c_in_round_2)
+    monkeypatch.setattr(sys, "argv", ["kgprune", *args])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the CLI as a KeyboardInterrupt")
+    assert exited.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted; resume with the same command"
+    monkeypatch.setattr(schedule, "finetune", real)
+    assert _json(args)["resumed_from"] == 1

@@ -215,6 +215,18 @@ def truncate_weights_and_rehash(directory: Path) -> None:
         directory)
 
 
+def list_outside_file(name: Callable[[Path], str], link: bool = False) -> Callable[[Path], None]:
+    """List a file outside the model folder in the manifest, with its true sha256."""
+    def edit(directory: Path) -> None:
+        outside = directory.parent / "outside.txt"
+        outside.write_text("not the model's")
+        if link:
+            (directory / name(directory)).symlink_to(outside)
+        edit_manifest(lambda m: m["files"].update({name(directory): file_sha256(outside)}))(
+            directory)
+    return edit
+
+
 def drop_kept_head(manifest: dict) -> None:
     group = next(g for g in manifest["plan"]["groups"] if len(g["kept"]) > 1)
     group["kept"] = group["kept"][:-1]
@@ -240,6 +252,12 @@ DAMAGE = {
         plan_sha256=plan_sha256(PruningPlan.from_dict(m["plan"]))))), InputFormatError, r"K542"),
     "edited config": (lambda d: (d / "config.json").write_text("{}"), InputFormatError,
                       r"K540.*config.json"),
+    "absolute path": (list_outside_file(lambda d: str(d.parent / "outside.txt")),
+                      InputFormatError, r"K537.*field 'files'.*outside.txt"),
+    "parent path": (list_outside_file(lambda d: "../outside.txt"), InputFormatError,
+                    r"K537.*field 'files'.*\.\./outside.txt"),
+    "symlink out": (list_outside_file(lambda d: "notes.txt", link=True), InputFormatError,
+                    r"K537.*field 'files'.*notes.txt"),
 }
 
 

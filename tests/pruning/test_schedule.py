@@ -134,3 +134,15 @@ def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="K562"):
         prune(_adapter(), _data(), _config(finetune=FinetuneConfig(steps=1, distill=1.0)),
               tmp_path / "out")
+
+
+@pytest.mark.parametrize("mine", ["notes.txt", "round-1.json"])
+def test_a_rounds_folder_the_run_did_not_make_is_refused_and_kept(tmp_path: Path,
+                                                                   mine: str) -> None:
+    work = rounds_dir(tmp_path / "out")
+    work.mkdir()
+    (work / mine).write_text("the user's")
+    with pytest.raises(ConfigError, match="K568"):
+        prune(_adapter(), _data(), _config(), tmp_path / "out")
+    assert (work / mine).read_text() == "the user's"
+    assert not (tmp_path / "out").exists()

@@ -39,6 +39,14 @@ def test_trains_reports_and_resumes(small_bench: Bench, tmp_path: Path) -> None:
     again = runner.invoke(app, _args(small_bench, out))
     assert again.exit_code == 0, again.output
     assert "val accuracy" in again.stdout and "majority answer" in again.stdout
+    finished = runner.invoke(app, _args(small_bench, out, "--json"))
+    assert finished.exit_code == 0, finished.output
+    report = json.loads(finished.stdout, parse_constant=_not_json)
+    assert report["resumed_from"] == report["steps"] and report["train_loss"] is None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON: a finished run's loss must print as null")
 
 
 def test_refuses_a_foreign_out_dir(small_bench: Bench, tmp_path: Path) -> None:

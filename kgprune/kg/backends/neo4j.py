@@ -13,34 +13,32 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import neo4j
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
-from kgprune.errors import BackendError, BackendUnavailableError, Errors
+from kgprune.errors import BackendError, BackendUnavailableError, ConfigError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_unit
 from kgprune.kg.cypher import neo4j as q
 from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
 from kgprune.kg.relations import ALL_RELATIONS, check_relation, neo4j_type, relation_from_neo4j_type
 from kgprune.kg.sampling import resolve_view
-from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
+from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops, redact_url
 
 ROWS_PER_STATEMENT = 10_000
 DEFAULT_DATABASE = "neo4j"
 DEFAULT_USER = "neo4j"
+CONNECT_TIMEOUT_S = 5.0
+"""How long opening a store waits for the server; the driver's own default retries for 60 s."""
 
 T = TypeVar("T")
 Row = dict[str, Any]
 
 
-def _redact_url(url: str) -> str:
-    """The URL without any `user:password@` part, fit for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def _one_line(error: Exception) -> str:
+    """The driver's message on one line: a coded error is one line of the CLI's stderr."""
+    return " ".join(str(error).split())
 
 
 def _rel_types(relations: Sequence[str] | None) -> list[str]:
@@ -133,18 +131,39 @@ class Neo4jStore:
     ) -> None:
         self._driver = driver
         self.database = database
-        self.url = _redact_url(url)
+        self.url = redact_url(url)
         self._user = user
 
     @classmethod
     def from_url(cls, url: str) -> Neo4jStore:
-        """Credentials come from NEO4J_USER / NEO4J_PASSWORD, the database from NEO4J_DATABASE."""
-        user = os.environ.get("NEO4J_USER", DEFAULT_USER)
-        password = os.environ.get("NEO4J_PASSWORD")
+        """Credentials come from the URL's `user:password@`, else NEO4J_USER / NEO4J_PASSWORD;
+        the database from NEO4J_DATABASE.
+
+        The driver gets the URL without credentials (they would reach its error messages), and
+        the server is reached once here, within CONNECT_TIMEOUT_S: an unreachable one is one
+        coded error at once, not a minute of the driver's retries first.
+        """
+        parts = urlsplit(url)
+        user = unquote(parts.username) if parts.username else os.environ.get("NEO4J_USER",
+                                                                             DEFAULT_USER)
+        password = (unquote(parts.password) if parts.password is not None
+                    else os.environ.get("NEO4J_PASSWORD"))
         database = os.environ.get("NEO4J_DATABASE", DEFAULT_DATABASE)
         auth = (user, password) if password is not None else None
-        driver = neo4j.GraphDatabase.driver(url, auth=auth)
-        return cls(driver, database, url=url, user=user)
+        try:
+            driver = neo4j.GraphDatabase.driver(redact_url(url), auth=auth,
+                                                connection_timeout=CONNECT_TIMEOUT_S,
+                                                connection_acquisition_timeout=CONNECT_TIMEOUT_S)
+        except (DriverError, ValueError) as e:
+            raise ConfigError(Errors.K019.format(url=redact_url(url), problem=_one_line(e))) from e
+        store = cls(driver, database, url=url, user=user)
+        try:
+            with store._translated_errors():
+                store._driver.verify_connectivity()
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
@@ -153,9 +172,10 @@ class Neo4jStore:
         except AuthError as e:
             raise BackendUnavailableError(Errors.K007.format(uri=self.url, user=self._user)) from e
         except ServiceUnavailable as e:
-            raise BackendUnavailableError(Errors.K006.format(uri=self.url, reason=e)) from e
+            raise BackendUnavailableError(Errors.K006.format(uri=self.url,
+                                                             reason=_one_line(e))) from e
         except (Neo4jError, DriverError) as e:
-            raise BackendError(Errors.K012.format(reason=e)) from e
+            raise BackendError(Errors.K012.format(reason=_one_line(e))) from e
 
     def _read(self, statement: str, params: Row) -> list[Any]:
         with self._translated_errors():
