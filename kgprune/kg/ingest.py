@@ -1,6 +1,8 @@
 """Load dump files into a graph store: parse and stage everything, then write in one transaction.
 
 Staging first is what keeps a store unchanged when line 3,000,000 turns out to be malformed.
+ConceptNet is parsed by DuckDB (`conceptnet_columnar`); the pure-Python parser stays as the
+reference it is tested against, and parses the files DuckDB cannot split into lines its way.
 """
 
 from __future__ import annotations
@@ -8,14 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 from kgprune.kg.loaders.conceptnet import ProgressFn, iter_conceptnet
+from kgprune.kg.loaders.conceptnet_columnar import (
+    ColumnarConceptNet,
+    FileNotSplittable,
+    connect,
+    parse_conceptnet,
+)
 from kgprune.kg.loaders.visual_genome import stage_visual_genome
 from kgprune.kg.records import SOURCE_CONCEPTNET, SOURCE_VISUAL_GENOME, LoadReport
-from kgprune.kg.staging import ConceptStager, FactStager
+from kgprune.kg.staging import ConceptStager, FactStager, stage_dir
 from kgprune.kg.store import GraphBatch, GraphStore, WriteCounts
 
 ENGLISH = frozenset({"en"})
+# Rows per Parquet file, and so per `COPY` into the embedded store: what its buffer pool holds.
+PARQUET_CHUNK_ROWS = 1_000_000
+Parser = Literal["duckdb", "python"]
+
+
+@runtime_checkable
+class BulkLoader(Protocol):
+    """A store that copies staged Parquet tables in (the embedded store)."""
+
+    def bulk_load(self, tables: ColumnarConceptNet, *, chunk_rows: int) -> WriteCounts: ...
 
 
 @contextmanager
@@ -55,8 +74,27 @@ def load_conceptnet(
     langs: frozenset[str] | None = ENGLISH,
     skip_bad_lines: bool = False,
     on_progress: ProgressFn | None = None,
+    parser: Parser = "duckdb",
 ) -> LoadReport:
+    """Parse a whole assertions file, then write it to the store all at once."""
     report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+    if parser == "duckdb":
+        with stage_dir() as workdir:
+            con = connect(workdir)
+            try:
+                staged = parse_conceptnet(con, path, langs=langs, report=report,
+                                          skip_bad_lines=skip_bad_lines, on_progress=on_progress)
+            except FileNotSplittable:
+                report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+            else:
+                if isinstance(store, BulkLoader):
+                    counts = store.bulk_load(staged, chunk_rows=PARQUET_CHUNK_ROWS)
+                else:
+                    counts = store.write(GraphBatch(concepts=staged.iter_concepts(),
+                                                    facts=staged.iter_facts()))
+                return _record(report, counts)
+            finally:
+                con.close()
     with stage_conceptnet(path, report, langs=langs, skip_bad_lines=skip_bad_lines,
                           on_progress=on_progress) as batch:
         counts = store.write(batch)
