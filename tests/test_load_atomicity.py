@@ -142,3 +142,17 @@ def test_a_failed_load_changes_nothing_and_leaves_no_build(tmp_path: Path, vg_di
     assert (store.version(), _counts(store)) == (version, before)
     assert _leftovers(db) == []
     store.close()
+
+
+def test_a_load_that_adds_nothing_does_not_rewrite_the_store(
+    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path
+) -> None:
+    db = tmp_path / "kg.lbdb"
+    store = LadybugStore(db)
+    load_conceptnet(store, conceptnet_csv)
+    load_visual_genome(store, vg_dir)
+    inode, version = db.stat().st_ino, store.version()
+    assert load_conceptnet(store, conceptnet_csv).facts_added == 0
+    assert load_visual_genome(store, vg_dir).objects_added == 0
+    assert (db.stat().st_ino, store.version()) == (inode, version)
+    store.close()

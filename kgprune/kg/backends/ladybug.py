@@ -110,15 +110,16 @@ class ParquetFiles(Protocol):
 
 
 def _existing(session: BuildSession, statement: str) -> set[Any]:
-    return {row[0] for row in session.rows(statement)}
+    return {row[0] for row in session.read(statement)}
 
 
 def _export_keys(session: BuildSession, count: str, export: str, name: str) -> Path | None:
     """Keys already stored, as a Parquet file the staging engine anti-joins against."""
-    if not session.rows(count)[0][0]:
+    found = session.read(count)
+    if not found or not found[0][0]:
         return None
     path = session.workdir / f"existing-{name}.parquet"
-    session.rows(q.copy_to(export, str(path)))
+    session.read(q.copy_to(export, str(path)))
     return path
 
 
@@ -214,7 +215,6 @@ def _create_schema(session: BuildSession) -> WriteCounts:
         session.rows(statement)
     if not session.rows(q.GET_META, {"key": "schema_version"}):
         session.rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
-    session.keep = True
     return WriteCounts()
 
 
@@ -250,8 +250,7 @@ class LadybugStore:
             counts = fill(session)
             if counts.total:
                 session.rows(q.SET_META, {"key": "version", "value": os.urandom(16).hex()})
-                session.keep = True
-        if session.keep and reopen:
+        if session.wrote and reopen:
             self.close()
             self._open()
         return counts
