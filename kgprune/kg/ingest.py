@@ -67,6 +67,33 @@ def _record(report: LoadReport, counts: WriteCounts) -> LoadReport:
     return report
 
 
+@contextmanager
+def stage_conceptnet_columnar(
+    path: Path,
+    report: LoadReport,
+    *,
+    langs: frozenset[str] | None = ENGLISH,
+    skip_bad_lines: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> Iterator[ColumnarConceptNet | None]:
+    """Parse a whole file with DuckDB; None when only the reference parser can split it."""
+    with stage_dir() as workdir:
+        con = connect(workdir)
+        try:
+            try:
+                staged = parse_conceptnet(con, path, langs=langs, report=report,
+                                          skip_bad_lines=skip_bad_lines, on_progress=on_progress)
+            except FileNotSplittable:
+                staged = None
+            yield staged
+        finally:
+            con.close()
+
+
+def _columnar_batch(staged: ColumnarConceptNet) -> GraphBatch:
+    return GraphBatch(concepts=staged.iter_concepts(), facts=staged.iter_facts())
+
+
 def load_conceptnet(
     store: GraphStore,
     path: Path,
@@ -76,27 +103,22 @@ def load_conceptnet(
     on_progress: ProgressFn | None = None,
     parser: Parser = "duckdb",
 ) -> LoadReport:
-    """Parse a whole assertions file, then write it to the store all at once."""
-    report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+    """Parse a whole assertions file, then write it to the store all at once.
+
+    The embedded store copies the engine's Parquet output in; other stores take its rows.
+    """
+    options = {"langs": langs, "skip_bad_lines": skip_bad_lines, "on_progress": on_progress}
     if parser == "duckdb":
-        with stage_dir() as workdir:
-            con = connect(workdir)
-            try:
-                staged = parse_conceptnet(con, path, langs=langs, report=report,
-                                          skip_bad_lines=skip_bad_lines, on_progress=on_progress)
-            except FileNotSplittable:
-                report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
-            else:
+        report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+        with stage_conceptnet_columnar(path, report, **options) as staged:
+            if staged is not None:
                 if isinstance(store, BulkLoader):
                     counts = store.bulk_load(staged, chunk_rows=PARQUET_CHUNK_ROWS)
                 else:
-                    counts = store.write(GraphBatch(concepts=staged.iter_concepts(),
-                                                    facts=staged.iter_facts()))
+                    counts = store.write(_columnar_batch(staged))
                 return _record(report, counts)
-            finally:
-                con.close()
-    with stage_conceptnet(path, report, langs=langs, skip_bad_lines=skip_bad_lines,
-                          on_progress=on_progress) as batch:
+    report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+    with stage_conceptnet(path, report, **options) as batch:
         counts = store.write(batch)
     return _record(report, counts)
 
@@ -116,6 +138,10 @@ def export_conceptnet_neo4j_admin(
     """Stage an assertions file and write it as `neo4j-admin database import` CSVs."""
     from kgprune.kg.neo4j_admin import export_neo4j_admin
 
+    report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+    with stage_conceptnet_columnar(path, report, langs=langs) as staged:
+        if staged is not None:
+            return export_neo4j_admin(_columnar_batch(staged), out_dir)
     report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
     with stage_conceptnet(path, report, langs=langs) as batch:
         return export_neo4j_admin(batch, out_dir)

@@ -51,18 +51,12 @@ _READ = (
 # reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info).
 _CLASSIFY = f"""
 SELECT n, kind,
-  CASE WHEN kind IN ('python', 'info') THEN coalesce(line, '') END AS line,
+  CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line,
+  CASE WHEN kind = 'info' THEN rel_uri END AS rel_uri,
   CASE WHEN kind = 'info' THEN relation END AS relation,
-  CASE WHEN kind = 'info' THEN '/c/' || hp[3] || '/' || hp[4] END AS head,
-  CASE WHEN kind = 'info' THEN hp[3] END AS head_lang,
-  CASE WHEN kind = 'info' THEN replace(hp[4], '_', ' ') END AS head_name,
-  CASE WHEN kind = 'info' AND len(hp) > 4 AND hp[5] IN ('n', 'v', 'a', 's', 'r') THEN hp[5]
-    WHEN kind = 'info' THEN '' END AS head_pos,
-  CASE WHEN kind = 'info' THEN '/c/' || tp[3] || '/' || tp[4] END AS tail,
-  CASE WHEN kind = 'info' THEN tp[3] END AS tail_lang,
-  CASE WHEN kind = 'info' THEN replace(tp[4], '_', ' ') END AS tail_name,
-  CASE WHEN kind = 'info' AND len(tp) > 4 AND tp[5] IN ('n', 'v', 'a', 's', 'r') THEN tp[5]
-    WHEN kind = 'info' THEN '' END AS tail_pos
+  CASE WHEN kind = 'info' THEN start_uri END AS start_uri,
+  CASE WHEN kind = 'info' THEN end_uri END AS end_uri,
+  CASE WHEN kind = 'info' THEN info END AS info
 FROM (
   SELECT *, CASE
     WHEN NOT five THEN 'python'
@@ -82,6 +76,15 @@ FROM (
     FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ}))))
 """
 
+def _end(uri: str, prefix: str) -> str:
+    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
+    parts = f"string_split({uri}, '/')"
+    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
+            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
+            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
+
+
 # Pass 2, over the `info` rows: the JSON is parsed once for the four fields read. SQL keeps a row
 # only where DuckDB's JSON reading provably equals Python's: no `\\u` escapes (which could spell
 # a key), no trailing commas (DuckDB accepts them), no key that may occur twice (DuckDB keeps
@@ -100,7 +103,7 @@ def _is_string(value: str) -> str:
 # Sources are read in SQL when every one is an object with one non-empty string `contributor`
 # (what the reference then takes); any other shape goes to the reference parser.
 _JUDGE = f"""
-SELECT * EXCLUDE (j, contributor_json, kind, info), CASE
+SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
     WHEN j IS NULL OR j[1] IS NULL THEN 'python'
     WHEN NOT starts_with(j[1], '-') AND NOT (ascii(j[1]) BETWEEN 48 AND 57) THEN 'python'
     WHEN NOT isfinite(TRY_CAST(j[1] AS DOUBLE)) THEN 'python'
@@ -115,18 +118,21 @@ SELECT * EXCLUDE (j, contributor_json, kind, info), CASE
     ELSE 'ok' END AS verdict,
   TRY_CAST(j[1] AS DOUBLE) AS weight, coalesce(j[2] ->> '$', '') AS dataset,
   coalesce(j[3] ->> '$', '') AS surface_text,
-  coalesce(json_extract_string(j[4], '$[*].contributor'), []) AS contributors
+  coalesce(json_extract_string(j[4], '$[*].contributor'), []) AS contributors,
+  -- For the reference parser, which never reads the first column (the assertion id).
+  CASE WHEN verdict = 'python'
+    THEN chr(9) || rel_uri || chr(9) || start_uri || chr(9) || end_uri || chr(9) || info END AS line
 FROM (
   SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json FROM (
     SELECT *, CASE WHEN NOT contains(info, '\\u')
         AND NOT regexp_matches(info, ',\\s*[\\]}}]')
         AND {" AND ".join(_occurrences("info", k) + " <= 1" for k in _DUPLICABLE)}
       THEN try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
-    FROM (SELECT *, string_split(line, chr(9))[5] AS info FROM parsed WHERE kind = 'info')))
+    FROM parsed WHERE kind = 'info'))
 """
 
 _EDGES = (
-    "CREATE TABLE edges (n BIGINT, relation VARCHAR, head VARCHAR, head_lang VARCHAR, "
+    "CREATE TABLE reference_edges (n BIGINT, relation VARCHAR, head VARCHAR, head_lang VARCHAR, "
     "head_name VARCHAR, head_pos VARCHAR, tail VARCHAR, tail_lang VARCHAR, tail_name VARCHAR, "
     "tail_pos VARCHAR, weight DOUBLE, dataset VARCHAR, surface_text VARCHAR, contributors VARCHAR[])"
 )
@@ -191,7 +197,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
 
 def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None,
                     report: LoadReport, skip_bad_lines: bool) -> dict[str, int]:
-    """Parse the rows SQL left to the reference parser into `edges`; first line of each skip."""
+    """Parse the rows SQL left to the reference parser; returns the first line of each skip."""
     rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' UNION ALL "
                        "SELECT n, line FROM judged WHERE verdict = 'python' ORDER BY n").fetchall()
     edges: list[tuple] = []
@@ -213,7 +219,7 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset
             edges.append((n, f.relation, h.uri, h.lang, h.name, h.pos, t.uri, t.lang, t.name,
                           t.pos, f.weight, f.dataset, f.surface_text, list(f.contributors)))
     if edges:
-        con.executemany(f"INSERT INTO edges ({_EDGE_FIELDS}) VALUES ({', '.join('?' * 14)})",
+        con.executemany(f"INSERT INTO reference_edges ({_EDGE_FIELDS}) VALUES ({', '.join('?' * 14)})",
                         edges)
     return first_seen
 
@@ -263,17 +269,15 @@ def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> None:
-    """`{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit) of `key_column`.
+    """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit).
 
     Both scans read the table in insertion order, so the positional join pairs each row with
     its own hashes.
     """
     keys = con.execute(f"SELECT {key_column} FROM {table}_raw").fetchnumpy()[key_column]
     signed, unit = hash_columns(keys)
-    con.register("hashes", {"key": signed, "cov": unit})
-    con.execute(f"CREATE TABLE {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN hashes")
-    con.unregister("hashes")
-    con.execute(f"DROP TABLE {table}_raw")
+    con.register(f"{table}_hashes", {"key": signed, "cov": unit})
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
 
 
 def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -290,8 +294,8 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
         "AS pos FROM (SELECT head AS uri, head_name AS name, head_lang AS lang, head_pos AS pos "
         "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
     _add_hashes(con, "concepts", "uri")
-    con.execute("DROP TABLE edges; DROP TABLE merged; DROP TABLE dup_keys; DROP TABLE parsed; "
-                "DROP TABLE judged")
+    con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
+                "DROP TABLE dup_keys; DROP TABLE parsed; DROP TABLE judged")
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,9 +330,13 @@ class ColumnarConceptNet:
 
     def _export(self, name: str, select: str, directory: Path,
                 chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+        total = self.con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
+        if total <= chunk_rows:
+            path = directory / f"{name}-0000.parquet"
+            self.con.execute(f"COPY ({select}) TO '{_sql_path(path)}' (FORMAT parquet)")
+            return ((path,) if total else ()), total
         self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
                          f"FROM ({select})")
-        total = self.con.execute("SELECT count(*) FROM export").fetchone()[0]
         paths = []
         for start in range(0, total, chunk_rows):
             path = directory / f"{name}-{len(paths):04d}.parquet"
@@ -354,7 +362,8 @@ class ColumnarConceptNet:
             facts += f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
         concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
         fact_files, num_facts = self._export("facts", facts, directory, chunk_rows)
-        self.con.execute("DROP TABLE facts; DROP TABLE concepts")
+        self.con.execute("DROP VIEW facts; DROP TABLE facts_raw; DROP VIEW concepts; "
+                         "DROP TABLE concepts_raw")
         return ParquetOutput(concept_files, fact_files, num_concepts, num_facts)
 
     def iter_concepts(self) -> Iterator[Concept]:
@@ -388,7 +397,8 @@ def parse_conceptnet(
     total = path.stat().st_size
     _classify(con, path, langs)
     con.execute(_EDGES)
-    con.execute(f"INSERT INTO edges SELECT {_EDGE_FIELDS} FROM judged WHERE verdict = 'ok'")
+    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM judged WHERE verdict = 'ok' "
+                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
     first_seen = _reference_rows(con, path, langs, report, skip_bad_lines)
     _record_counts(con, report, first_seen)
     report.duplicates_merged = _merge_duplicates(con)
