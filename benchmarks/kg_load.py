@@ -2,10 +2,15 @@
 
 Generates a ConceptNet 5.7-format `.csv.gz` per size (power-law concept degrees, the English
 relation mix, realistic info JSON, sense-tagged URIs, non-English and ExternalURL rows mixed in),
-then measures in separate processes: `gzip -dc > /dev/null`, parse only, parse + load into a new
-LadybugDB store; each with its peak resident memory. Writes one JSON file.
+then measures in separate processes, the DuckDB parser and the pure-Python reference side by side
+in one round: `gzip -dc > /dev/null`, parse only, parse + load into a new LadybugDB store; each with
+its peak resident memory and the load averages around it. Writes one JSON file.
 
-    python benchmarks/kg_load.py --sizes 100000,1000000,3400000 --out results/kg_load.json
+    python benchmarks/kg_load.py --sizes 1000000,3400000 --out results/kg_load.json
+    python benchmarks/kg_load.py --sizes 34000000 --english-share 0.1 --parsers duckdb
+
+`--english-share 0.1` gives ConceptNet's real mix (about 10% of rows English-English); sizes
+count English-English rows. `--keep DIR` keeps the generated files for later rounds.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import platform
 import random
 import resource
@@ -36,6 +42,7 @@ DATASETS = ["/d/conceptnet/4/en", "/d/wiktionary/en", "/d/wordnet/3.1", "/d/verb
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pe", "sha", "dor", "bel", "fin", "gra"]
 NON_ENGLISH_SHARE = 0.15
 EXTERNAL_URL_SHARE = 0.02
+PARSERS = ("duckdb", "python")
 
 
 def _term(rng: random.Random, i: int) -> str:
@@ -44,7 +51,8 @@ def _term(rng: random.Random, i: int) -> str:
                     for w in range(words))
 
 
-def generate(path: Path, num_english: int, seed: int = 0) -> None:
+def generate(path: Path, num_english: int, seed: int = 0,
+             non_english_share: float = NON_ENGLISH_SHARE) -> None:
     """Write `num_english` English-English rows plus non-English and ExternalURL rows."""
     rng = random.Random(seed)
     num_concepts = max(1000, num_english // 3)
@@ -61,7 +69,7 @@ def generate(path: Path, num_english: int, seed: int = 0) -> None:
                          '{"dataset": "/d/dbpedia/en", "license": "cc:by-sa/4.0", "sources": '
                          '[{"contributor": "/s/resource/dbpedia/2015/en"}], "weight": 0.5}\n')
                 continue
-            lang = rng.choice(["de", "fr", "ja", "es"]) if u < NON_ENGLISH_SHARE else "en"
+            lang = rng.choice(["de", "fr", "ja", "es"]) if u < non_english_share else "en"
             rel = rng.choices(relations, weights)[0]
             # Skewed draws give a few hub concepts with many edges and a long tail of rare ones.
             h = terms[int(num_concepts * rng.random() ** 2.5)]
@@ -84,75 +92,111 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase(name: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
+def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
     """Run one measured phase in this (fresh) process."""
-    from kgprune.kg.backends.ladybug import LadybugStore
-    from kgprune.kg.ingest import load_conceptnet
-    from kgprune.kg.loaders.conceptnet import iter_conceptnet
+    from kgprune.kg.backends.ladybug import LadybugStore, buffer_pool_bytes
+    from kgprune.kg.ingest import load_conceptnet, stage_conceptnet, stage_conceptnet_columnar
+    from kgprune.kg.loaders.conceptnet_columnar import engine_memory_mb
     from kgprune.kg.records import LoadReport
 
     start = time.perf_counter()
     result: dict[str, float] = {}
-    if name == "parse":
-        report = LoadReport(source="conceptnet", path=str(csv_gz))
-        result["edges"] = sum(1 for _ in iter_conceptnet(csv_gz, report=report))
+    report = LoadReport(source="conceptnet", path=str(csv_gz))
+    if name == "parse" and parser == "python":
+        with stage_conceptnet(csv_gz, report) as batch:
+            result["facts"] = sum(1 for _ in batch.facts)
+    elif name == "parse":
+        with stage_conceptnet_columnar(csv_gz, report) as staged:
+            assert staged is not None
+            result["facts"] = staged.con.execute("SELECT count(*) FROM facts").fetchone()[0]
     else:
-        store = LadybugStore(workdir / "bench.lbdb")
-        store.ensure_schema()
-        report = load_conceptnet(store, csv_gz)
+        store = LadybugStore(workdir / f"bench-{parser}.lbdb")
+        report = load_conceptnet(store, csv_gz, parser=parser)  # type: ignore[arg-type]
         result["facts_added"] = report.facts_added
         result["concepts_added"] = report.concepts_added
         store.close()
+        result["buffer_pool_mb"] = buffer_pool_bytes() / 2**20
+        result["engine_memory_mb"] = engine_memory_mb()
     result["seconds"] = time.perf_counter() - start
     result["peak_rss_mb"] = _peak_mb()
     return result
 
 
-def _run_phase(name: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--phase", name, "--file", str(csv_gz),
-                          "--workdir", str(workdir)], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _run_phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
+    before = os.getloadavg()
+    out = subprocess.run([sys.executable, __file__, "--phase", name, "--parser", parser,
+                          "--file", str(csv_gz), "--workdir", str(workdir)],
+                         check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["loadavg_before"], result["loadavg_after"] = before, os.getloadavg()
+    return result
 
 
 def _gunzip_seconds(csv_gz: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(f"gzip -dc '{csv_gz}' > /dev/null", shell=True, check=True)
+    subprocess.run(["sh", "-c", 'gzip -dc "$1" > /dev/null', "sh", str(csv_gz)], check=True)
     return time.perf_counter() - start
+
+
+def _round(csv_gz: Path, workdir: Path, parsers: list[str], with_load: bool) -> dict:
+    """gzip, then each parser's parse and parse + load, and gzip again: ratios use the mean."""
+    gunzip = [_gunzip_seconds(csv_gz)]
+    result: dict = {"file_mb": csv_gz.stat().st_size / 2**20}
+    for parser in parsers:
+        parse = _run_phase("parse", parser, csv_gz, workdir)
+        entry = {"parse": parse}
+        if with_load:
+            entry["parse_and_load"] = _run_phase("load", parser, csv_gz, workdir)
+        result[parser] = entry
+    gunzip.append(_gunzip_seconds(csv_gz))
+    floor = sum(gunzip) / len(gunzip)
+    result["gunzip_s"] = gunzip
+    for parser in parsers:
+        for key, measured in result[parser].items():
+            measured["over_gunzip"] = measured["seconds"] / floor
+    if len(parsers) == 2 and with_load:
+        a, b = (result[p]["parse_and_load"]["seconds"] for p in parsers)
+        result["load_speedup"] = b / a
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--english-share", type=float, default=None,
+                        help="share of rows that are English-English (default: 83%%)")
+    parser.add_argument("--parsers", default=",".join(PARSERS))
+    parser.add_argument("--no-load", action="store_true", help="parse only")
+    parser.add_argument("--keep", type=Path, help="keep generated files here, reuse them")
     parser.add_argument("--out", type=Path, default=Path("results/kg_load.json"))
     parser.add_argument("--phase")
+    parser.add_argument("--parser", default="duckdb")
     parser.add_argument("--file", type=Path)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, args.file, args.workdir)))
+        print(json.dumps(phase(args.phase, args.parser, args.file, args.workdir)))
         return
     runs = []
+    non_english = (NON_ENGLISH_SHARE if args.english_share is None
+                   else 1.0 - EXTERNAL_URL_SHARE - args.english_share)
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="kgprune-bench-") as tmp:
-            csv_gz = Path(tmp) / f"assertions-{size}.csv.gz"
+            folder = args.keep or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            csv_gz = folder / f"assertions-{size}-{non_english:.2f}.csv.gz"
             t0 = time.perf_counter()
-            generate(csv_gz, size)
-            gen = time.perf_counter() - t0
-            gunzip = _gunzip_seconds(csv_gz)
-            parse = _run_phase("parse", csv_gz, Path(tmp))
-            load = _run_phase("load", csv_gz, Path(tmp))
-            run = {
-                "english_edges": size, "file_mb": csv_gz.stat().st_size / 2**20,
-                "generate_s": gen, "gunzip_s": gunzip, "parse": parse, "parse_and_load": load,
-                "parse_over_gunzip": parse["seconds"] / gunzip,
-                "load_over_gunzip": load["seconds"] / gunzip,
-                "load_facts_per_s": load["facts_added"] / load["seconds"],
-            }
+            if not csv_gz.exists():
+                generate(csv_gz, size, non_english_share=non_english)
+            run = {"english_edges": size, "non_english_share": non_english,
+                   "generate_s": time.perf_counter() - t0,
+                   **_round(csv_gz, Path(tmp), args.parsers.split(","), not args.no_load)}
             runs.append(run)
             print(json.dumps(run), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count(), "ladybug": __import__("ladybug").__version__}
+            "cpus": os.cpu_count(), "ladybug": __import__("ladybug").__version__,
+            "duckdb": __import__("duckdb").__version__}
     tmp_out = args.out.with_suffix(".tmp")
     tmp_out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
     tmp_out.replace(args.out)

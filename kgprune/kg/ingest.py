@@ -1,6 +1,8 @@
 """Load dump files into a graph store: parse and stage everything, then write in one transaction.
 
 Staging first is what keeps a store unchanged when line 3,000,000 turns out to be malformed.
+ConceptNet is parsed by DuckDB (`conceptnet_columnar`); the pure-Python parser stays as the
+reference it is tested against, and parses the files DuckDB cannot split into lines its way.
 """
 
 from __future__ import annotations
@@ -8,14 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 from kgprune.kg.loaders.conceptnet import ProgressFn, iter_conceptnet
+from kgprune.kg.loaders.conceptnet_columnar import (
+    ColumnarConceptNet,
+    FileNotSplittable,
+    connect,
+    parse_conceptnet,
+)
 from kgprune.kg.loaders.visual_genome import stage_visual_genome
 from kgprune.kg.records import SOURCE_CONCEPTNET, SOURCE_VISUAL_GENOME, LoadReport
-from kgprune.kg.staging import ConceptStager, FactStager
+from kgprune.kg.staging import ConceptStager, FactStager, stage_dir
 from kgprune.kg.store import GraphBatch, GraphStore, WriteCounts
 
 ENGLISH = frozenset({"en"})
+# Rows per Parquet file, and so per `COPY` into the embedded store: what its buffer pool holds.
+PARQUET_CHUNK_ROWS = 1_000_000
+Parser = Literal["duckdb", "python"]
+
+
+@runtime_checkable
+class BulkLoader(Protocol):
+    """A store that copies staged Parquet tables in (the embedded store)."""
+
+    def bulk_load(self, tables: ColumnarConceptNet, *, chunk_rows: int) -> WriteCounts: ...
 
 
 @contextmanager
@@ -48,6 +67,33 @@ def _record(report: LoadReport, counts: WriteCounts) -> LoadReport:
     return report
 
 
+@contextmanager
+def stage_conceptnet_columnar(
+    path: Path,
+    report: LoadReport,
+    *,
+    langs: frozenset[str] | None = ENGLISH,
+    skip_bad_lines: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> Iterator[ColumnarConceptNet | None]:
+    """Parse a whole file with DuckDB; None when only the reference parser can split it."""
+    with stage_dir() as workdir:
+        con = connect(workdir)
+        try:
+            try:
+                staged = parse_conceptnet(con, path, langs=langs, report=report,
+                                          skip_bad_lines=skip_bad_lines, on_progress=on_progress)
+            except FileNotSplittable:
+                staged = None
+            yield staged
+        finally:
+            con.close()
+
+
+def _columnar_batch(staged: ColumnarConceptNet) -> GraphBatch:
+    return GraphBatch(concepts=staged.iter_concepts(), facts=staged.iter_facts())
+
+
 def load_conceptnet(
     store: GraphStore,
     path: Path,
@@ -55,10 +101,24 @@ def load_conceptnet(
     langs: frozenset[str] | None = ENGLISH,
     skip_bad_lines: bool = False,
     on_progress: ProgressFn | None = None,
+    parser: Parser = "duckdb",
 ) -> LoadReport:
+    """Parse a whole assertions file, then write it to the store all at once.
+
+    The embedded store copies the engine's Parquet output in; other stores take its rows.
+    """
+    options = {"langs": langs, "skip_bad_lines": skip_bad_lines, "on_progress": on_progress}
+    if parser == "duckdb":
+        report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+        with stage_conceptnet_columnar(path, report, **options) as staged:
+            if staged is not None:
+                if isinstance(store, BulkLoader):
+                    counts = store.bulk_load(staged, chunk_rows=PARQUET_CHUNK_ROWS)
+                else:
+                    counts = store.write(_columnar_batch(staged))
+                return _record(report, counts)
     report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
-    with stage_conceptnet(path, report, langs=langs, skip_bad_lines=skip_bad_lines,
-                          on_progress=on_progress) as batch:
+    with stage_conceptnet(path, report, **options) as batch:
         counts = store.write(batch)
     return _record(report, counts)
 
@@ -78,6 +138,10 @@ def export_conceptnet_neo4j_admin(
     """Stage an assertions file and write it as `neo4j-admin database import` CSVs."""
     from kgprune.kg.neo4j_admin import export_neo4j_admin
 
+    report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
+    with stage_conceptnet_columnar(path, report, langs=langs) as staged:
+        if staged is not None:
+            return export_neo4j_admin(_columnar_batch(staged), out_dir)
     report = LoadReport(source=SOURCE_CONCEPTNET, path=str(path))
     with stage_conceptnet(path, report, langs=langs) as batch:
         return export_neo4j_admin(batch, out_dir)

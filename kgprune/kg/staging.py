@@ -9,8 +9,11 @@ on the full ConceptNet dump.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +21,34 @@ from kgprune.kg.coverage import stable_hash64
 from kgprune.kg.records import Concept, Fact
 
 NUM_BUCKETS = 16
+STAGE_PREFIX = "kgprune-stage-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_stage_dirs(parent: Path) -> None:
+    """Staging folders of loads that were killed: their process no longer exists."""
+    for folder in parent.glob(f"{STAGE_PREFIX}*-*"):
+        pid = folder.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def stage_dir() -> Iterator[Path]:
+    """A private staging folder named after this process, removed when done (or by the next run)."""
+    parent = Path(tempfile.gettempdir())
+    remove_stale_stage_dirs(parent)
+    with tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=parent) as tmp:
+        yield Path(tmp)
 
 
 def merge_facts(a: Fact, b: Fact) -> Fact:
@@ -79,7 +110,7 @@ class FactStager:
     """Spill facts into hash buckets; iterate them back merged, one bucket in memory at a time."""
 
     def __init__(self, workdir: Path | None = None, num_buckets: int = NUM_BUCKETS) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="kgprune-stage-", dir=workdir)
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=workdir)
         root = Path(self._tmp.name)
         self._paths = [root / f"facts-{i:02d}.jsonl" for i in range(num_buckets)]
         self._files: list[IO[str]] = [p.open("w", encoding="utf-8") for p in self._paths]

@@ -1,25 +1,24 @@
 """The embedded default store: LadybugDB in one local file, loaded through its bulk `COPY FROM`.
 
 `COPY FROM` loads hundreds of thousands of rows a second where `UNWIND ... MERGE` manages hundreds,
-so a write streams the new rows (anti-joined against keys already present) into CSV files and copies
-them, all inside one transaction: a killed load leaves the store as it was, and a re-run adds only
-what is missing.
+so a write streams the new rows (anti-joined against keys already present) into files and copies
+them. Writes build a new file beside the store and rename it into place (`ladybug_build`): readers
+open the store read-only, keep working during a load, and see the old graph or the whole new one.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import ladybug
 
 from kgprune.errors import BackendError, BackendUnavailableError, Errors
+from kgprune.kg.backends.ladybug_build import BuildSession, build_aside
 from kgprune.kg.backends.ladybug_copy import CopyGroup
 from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
 from kgprune.kg.cypher import ladybug as q
@@ -30,15 +29,26 @@ from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
 
 FETCH_BATCH = 10_000
 T = TypeVar("T")
-# LadybugDB's buffer pool defaults to ~80% of RAM; a bounded pool keeps a full-dump load's memory
-# flat (pages beyond it spill to disk). KGPRUNE_LADYBUG_BUFFER_MB overrides it.
-DEFAULT_BUFFER_MB = 512
-# Rows per write transaction: what the default pool holds comfortably for wide fact rows.
+# The buffer pool: a share of the memory available when the store opens, within bounds, so a
+# full-dump load keeps its memory flat. KGPRUNE_LADYBUG_BUFFER_MB overrides it.
+POOL_SHARE = 0.25
+MIN_POOL_MB, MAX_POOL_MB = 512, 1536
+# Rows per COPY statement of the streaming writer; each COPY commits inside the private build.
 COPY_CHUNK_ROWS = 250_000
 
 
-def _buffer_pool_bytes() -> int:
-    return int(os.environ.get("KGPRUNE_LADYBUG_BUFFER_MB", DEFAULT_BUFFER_MB)) * 2**20
+def _available_mb() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError):
+        return 4096
+
+
+def buffer_pool_bytes() -> int:
+    override = os.environ.get("KGPRUNE_LADYBUG_BUFFER_MB")
+    mb = int(override) if override else min(MAX_POOL_MB, max(MIN_POOL_MB,
+                                                            int(_available_mb() * POOL_SHARE)))
+    return mb * 2**20
 
 
 def _listed(params: dict[str, Any]) -> dict[str, Any]:
@@ -85,24 +95,165 @@ def _list_literal(values: Sequence[str]) -> str:
     return "[" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
 
 
+class ParquetTables(Protocol):
+    """A staged graph that writes itself as Parquet files in the store's column order."""
+
+    def write_parquet(self, directory: Path, *, existing_concepts: Path | None,
+                      existing_facts: Path | None, chunk_rows: int) -> ParquetFiles: ...
+
+
+class ParquetFiles(Protocol):
+    concepts: Sequence[Path]
+    facts: Sequence[Path]
+    num_concepts: int
+    num_facts: int
+
+
+def _existing(session: BuildSession, statement: str) -> set[Any]:
+    return {row[0] for row in session.read(statement)}
+
+
+def _export_keys(session: BuildSession, count: str, export: str, name: str) -> Path | None:
+    """Keys already stored, as a Parquet file the staging engine anti-joins against."""
+    found = session.read(count)
+    if not found or not found[0][0]:
+        return None
+    path = session.workdir / f"existing-{name}.parquet"
+    session.read(q.copy_to(export, str(path)))
+    return path
+
+
+class _Writer:
+    """Streams a `GraphBatch` into a build session through CSV files and `COPY FROM`."""
+
+    def __init__(self, session: BuildSession, chunk_rows: int) -> None:
+        self._session = session
+        self._chunk_rows = chunk_rows
+
+    def _group(self, *tables: tuple[str, Sequence[str]]) -> CopyGroup:
+        return CopyGroup(self._session.rows, self._session.workdir, tables,
+                         chunk_rows=self._chunk_rows)
+
+    def copy_all(self, batch: GraphBatch) -> WriteCounts:
+        return WriteCounts(
+            concepts=self._copy_concepts(batch.concepts),
+            facts=self._copy_facts(batch.facts),
+            images=self._copy_images(batch.images),
+            objects=self._copy_objects(batch.objects),
+            object_relations=self._copy_predicates(batch.object_relations),
+        )
+
+    def _copy_concepts(self, concepts: Iterable[Concept]) -> int:
+        existing = _existing(self._session, q.EXISTING_CONCEPT_URIS)
+        out = self._group(("Concept", q.CONCEPT_COLUMNS))
+        for c in concepts:
+            if c.uri not in existing:
+                existing.add(c.uri)
+                out.write(0, (c.uri, c.name, c.lang, c.pos, c.source, stable_unit(c.uri)))
+                out.end_record()
+        return out.finish()
+
+    def _copy_facts(self, facts: Iterable[Fact]) -> int:
+        # Only keys already stored are held: a batch's facts are unique by contract (the stagers
+        # merge duplicates), and 3.4 M keys in a set would cost a quarter of a GB.
+        existing = _existing(self._session, q.EXISTING_FACT_KEYS)
+        out = self._group(("FACT", q.FACT_COLUMNS))
+        for f in facts:
+            key = stable_hash64(f.edge_id)
+            if key in existing:
+                continue
+            check_relation(f.relation)
+            out.write(0, (
+                f.head, f.tail, f.relation, f.weight, f.source, f.dataset, f.edge_id,
+                f.surface_text, json.dumps(list(f.contributors), ensure_ascii=False),
+                f.predicate, stable_unit(f.edge_id), key,
+            ))
+            out.end_record()
+        return out.finish()
+
+    def _copy_images(self, images: Iterable[Image]) -> int:
+        existing = _existing(self._session, q.EXISTING_IMAGE_IDS)
+        out = self._group(("Image", q.IMAGE_COLUMNS))
+        for i in images:
+            if i.image_id not in existing:
+                existing.add(i.image_id)
+                out.write(0, (i.image_id, i.url, i.width, i.height,
+                              "" if i.coco_id is None else i.coco_id,
+                              "" if i.flickr_id is None else i.flickr_id))
+                out.end_record()
+        return out.finish()
+
+    def _copy_objects(self, objects: Iterable[ObjectInstance]) -> int:
+        existing = _existing(self._session, q.EXISTING_OBJECT_IDS)
+        out = self._group(("Object", q.OBJECT_COLUMNS), ("IN_IMAGE", q.IN_IMAGE_COLUMNS),
+                          ("INSTANCE_OF", q.INSTANCE_OF_COLUMNS))
+        for o in objects:
+            if o.object_id in existing:
+                continue
+            existing.add(o.object_id)
+            out.write(0, (o.object_id, o.image_id, o.name, _list_literal(o.synsets),
+                          _list_literal(o.attributes), o.x, o.y, o.w, o.h))
+            out.write(1, (o.object_id, o.image_id))
+            if o.concept:
+                out.write(2, (o.object_id, o.concept))
+            out.end_record()
+        return out.finish()
+
+    def _copy_predicates(self, relations: Iterable[ObjectRelation]) -> int:
+        existing = _existing(self._session, q.EXISTING_PREDICATE_IDS)
+        out = self._group(("PREDICATE", q.PREDICATE_COLUMNS))
+        for r in relations:
+            if r.relationship_id not in existing:
+                existing.add(r.relationship_id)
+                out.write(0, (r.subject_id, r.object_id, r.relationship_id, r.predicate))
+                out.end_record()
+        return out.finish()
+
+
+def _create_schema(session: BuildSession) -> WriteCounts:
+    for statement in q.SCHEMA:
+        session.rows(statement)
+    if not session.rows(q.GET_META, {"key": "schema_version"}):
+        session.rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
+    return WriteCounts()
+
+
 class LadybugStore:
-    """`GraphStore` over an embedded LadybugDB database file."""
+    """`GraphStore` over an embedded LadybugDB database file, read-only between writes."""
 
     def __init__(self, path: Path, *, copy_chunk_rows: int = COPY_CHUNK_ROWS) -> None:
         self.path = path
         self.url = f"ladybug://{path}"
         self.copy_chunk_rows = copy_chunk_rows
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(str(path), buffer_pool_size=_buffer_pool_bytes())
-            self._conn = ladybug.Connection(self._db)
-        except (RuntimeError, OSError) as e:
-            raise BackendUnavailableError(Errors.K011.format(path=path, reason=e)) from e
+        self._pool = buffer_pool_bytes()
+        if not path.exists():
+            self._build(_create_schema, reopen=False)
+        self._open()
 
     @classmethod
     def from_url(cls, url: str) -> LadybugStore:
         parts = urlsplit(url)
         return cls(Path(unquote(parts.netloc + parts.path)).expanduser().resolve())
+
+    def _open(self) -> None:
+        try:
+            self._db = ladybug.Database(str(self.path), read_only=True,
+                                        buffer_pool_size=self._pool)
+            self._conn = ladybug.Connection(self._db)
+        except (RuntimeError, OSError) as e:
+            raise BackendUnavailableError(Errors.K011.format(path=self.path, reason=e)) from e
+
+    def _build(self, fill: Callable[[BuildSession], WriteCounts], *,
+               reopen: bool = True) -> WriteCounts:
+        """Run `fill` on a private copy of the store; swap it in if it changed anything."""
+        with build_aside(self.path, self._pool) as session:
+            counts = fill(session)
+            if counts.total:
+                session.rows(q.SET_META, {"key": "version", "value": os.urandom(16).hex()})
+        if session.wrote and reopen:
+            self.close()
+            self._open()
+        return counts
 
     def _rows(self, statement: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         try:
@@ -119,11 +270,10 @@ class LadybugStore:
             raise BackendError(Errors.K012.format(reason=e)) from e
 
     def ensure_schema(self) -> None:
-        for statement in q.SCHEMA:
-            self._rows(statement)
-        stored = self._meta("schema_version")
-        if not stored:
-            self._rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
+        """Tables missing (a store of an older kgprune) are added through a build."""
+        tables = {row[0] for row in self._rows(q.SHOW_TABLES)}
+        if not set(q.TABLES) <= tables or not self._meta("schema_version"):
+            self._build(_create_schema)
 
     def _meta(self, key: str) -> str:
         rows = self._rows(q.GET_META, {"key": key})
@@ -133,119 +283,26 @@ class LadybugStore:
         return self._meta("version")
 
     def write(self, batch: GraphBatch) -> WriteCounts:
-        """Up to `copy_chunk_rows` rows per table this is one transaction: all or nothing.
+        """All or nothing: readers see the old graph until the whole batch is in."""
+        return self._build(lambda session: _Writer(session, self.copy_chunk_rows).copy_all(batch))
 
-        Larger writes commit every chunk so memory stays bounded; each transaction stamps a new
-        version first, so a write killed after some chunks is never mistaken for the old graph,
-        and re-running it adds exactly the missing rows.
-        """
-        with tempfile.TemporaryDirectory(prefix="kgprune-copy-", dir=self.path.parent) as tmp:
-            self._begin()
-            try:
-                counts = self._copy_all(batch, Path(tmp))
-                self._rows(q.COMMIT if counts.total else q.ROLLBACK)
-            except BaseException:
-                self._rollback_open_transaction()
-                raise
-        return counts
+    def bulk_load(self, tables: ParquetTables, *, chunk_rows: int) -> WriteCounts:
+        """Copy staged Parquet tables in: one `COPY` per table and chunk, new keys only."""
 
-    def _begin(self) -> None:
-        self._rows(q.BEGIN)
-        self._rows(q.SET_META, {"key": "version", "value": uuid.uuid4().hex})
+        def fill(session: BuildSession) -> WriteCounts:
+            files = tables.write_parquet(
+                session.workdir,
+                existing_concepts=_export_keys(session, q.COUNT_CONCEPTS, q.EXPORT_CONCEPT_URIS,
+                                               "concepts"),
+                existing_facts=_export_keys(session, q.COUNT_FACTS, q.EXPORT_FACT_KEYS, "facts"),
+                chunk_rows=chunk_rows,
+            )
+            for table, paths in (("Concept", files.concepts), ("FACT", files.facts)):
+                for path in paths:
+                    session.rows(q.copy_from_parquet(table, str(path)))
+            return WriteCounts(concepts=files.num_concepts, facts=files.num_facts)
 
-    def _next_chunk(self) -> None:
-        self._rows(q.COMMIT)
-        self._begin()
-
-    def _rollback_open_transaction(self) -> None:
-        """A failed COPY may already have rolled back; a second ROLLBACK must not hide its error."""
-        try:
-            self._rows(q.ROLLBACK)
-        except BackendError as e:
-            if "No active transaction" not in str(e):
-                raise
-
-    def _group(self, tmp: Path, *tables: tuple[str, Sequence[str]]) -> CopyGroup:
-        return CopyGroup(self._rows, tmp, tables, chunk_rows=self.copy_chunk_rows,
-                         on_chunk=self._next_chunk)
-
-    def _existing(self, statement: str) -> set[Any]:
-        return {row[0] for row in self._stream(statement)}
-
-    def _copy_all(self, batch: GraphBatch, tmp: Path) -> WriteCounts:
-        return WriteCounts(
-            concepts=self._copy_concepts(batch.concepts, tmp),
-            facts=self._copy_facts(batch.facts, tmp),
-            images=self._copy_images(batch.images, tmp),
-            objects=self._copy_objects(batch.objects, tmp),
-            object_relations=self._copy_predicates(batch.object_relations, tmp),
-        )
-
-    def _copy_concepts(self, concepts: Iterable[Concept], tmp: Path) -> int:
-        existing = self._existing(q.EXISTING_CONCEPT_URIS)
-        out = self._group(tmp, ("Concept", q.CONCEPT_COLUMNS))
-        for c in concepts:
-            if c.uri not in existing:
-                existing.add(c.uri)
-                out.write(0, (c.uri, c.name, c.lang, c.pos, c.source, stable_unit(c.uri)))
-                out.end_record()
-        return out.finish()
-
-    def _copy_facts(self, facts: Iterable[Fact], tmp: Path) -> int:
-        # Only keys already stored are held: a batch's facts are unique by contract (the stagers
-        # merge duplicates), and 3.4 M keys in a set would cost a quarter of a GB.
-        existing = self._existing(q.EXISTING_FACT_KEYS)
-        out = self._group(tmp, ("FACT", q.FACT_COLUMNS))
-        for f in facts:
-            key = stable_hash64(f.edge_id)
-            if key in existing:
-                continue
-            check_relation(f.relation)
-            out.write(0, (
-                f.head, f.tail, f.relation, f.weight, f.source, f.dataset, f.edge_id,
-                f.surface_text, json.dumps(list(f.contributors), ensure_ascii=False),
-                f.predicate, stable_unit(f.edge_id), key,
-            ))
-            out.end_record()
-        return out.finish()
-
-    def _copy_images(self, images: Iterable[Image], tmp: Path) -> int:
-        existing = self._existing(q.EXISTING_IMAGE_IDS)
-        out = self._group(tmp, ("Image", q.IMAGE_COLUMNS))
-        for i in images:
-            if i.image_id not in existing:
-                existing.add(i.image_id)
-                out.write(0, (i.image_id, i.url, i.width, i.height,
-                              "" if i.coco_id is None else i.coco_id,
-                              "" if i.flickr_id is None else i.flickr_id))
-                out.end_record()
-        return out.finish()
-
-    def _copy_objects(self, objects: Iterable[ObjectInstance], tmp: Path) -> int:
-        existing = self._existing(q.EXISTING_OBJECT_IDS)
-        out = self._group(tmp, ("Object", q.OBJECT_COLUMNS), ("IN_IMAGE", q.IN_IMAGE_COLUMNS),
-                          ("INSTANCE_OF", q.INSTANCE_OF_COLUMNS))
-        for o in objects:
-            if o.object_id in existing:
-                continue
-            existing.add(o.object_id)
-            out.write(0, (o.object_id, o.image_id, o.name, _list_literal(o.synsets),
-                          _list_literal(o.attributes), o.x, o.y, o.w, o.h))
-            out.write(1, (o.object_id, o.image_id))
-            if o.concept:
-                out.write(2, (o.object_id, o.concept))
-            out.end_record()
-        return out.finish()
-
-    def _copy_predicates(self, relations: Iterable[ObjectRelation], tmp: Path) -> int:
-        existing = self._existing(q.EXISTING_PREDICATE_IDS)
-        out = self._group(tmp, ("PREDICATE", q.PREDICATE_COLUMNS))
-        for r in relations:
-            if r.relationship_id not in existing:
-                existing.add(r.relationship_id)
-                out.write(0, (r.subject_id, r.object_id, r.relationship_id, r.predicate))
-                out.end_record()
-        return out.finish()
+        return self._build(fill)
 
     def _view(self, view: CoverageView) -> tuple[q.ViewParts, dict[str, Any]]:
         """The view clauses a read needs, and their parameters."""

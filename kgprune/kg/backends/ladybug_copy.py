@@ -1,8 +1,9 @@
 """Bulk writes for the embedded store: rows -> CSV files -> `COPY FROM`, in bounded chunks.
 
-LadybugDB keeps an open transaction's pages in its buffer pool, so one `COPY` of millions of wide
-fact rows exhausts any bounded pool. Rows are therefore copied in chunks; the caller commits after
-each full chunk, which keeps memory flat while a small load stays one transaction.
+LadybugDB keeps a `COPY`'s pages in its buffer pool until it commits, so one `COPY` of millions of
+wide fact rows exhausts any bounded pool. Rows are therefore copied in chunks, each `COPY`
+committing on its own; the write is still all or nothing because it goes to a private build of
+the store (`ladybug_build`) that replaces the store only when complete.
 """
 
 from __future__ import annotations
@@ -42,17 +43,16 @@ class CsvTable:
 class CopyGroup:
     """Tables copied together, in order (nodes before the relationships that point at them).
 
-    After `chunk_rows` records `end_record` copies what it holds and calls `on_chunk` (which
-    commits); `finish` copies the rest. Counts are records of the first table.
+    After `chunk_rows` records `end_record` copies what it holds; `finish` copies the rest.
+    Counts are records of the first table.
     """
 
     def __init__(self, run: Run, directory: Path, tables: Sequence[tuple[str, Sequence[str]]], *,
-                 chunk_rows: int, on_chunk: Callable[[], None]) -> None:
+                 chunk_rows: int) -> None:
         self._run = run
         self._directory = directory
         self._tables = tables
         self._chunk_rows = chunk_rows
-        self._on_chunk = on_chunk
         self._chunk = 0
         self.total = 0
         self._files = self._open()
@@ -67,7 +67,6 @@ class CopyGroup:
     def end_record(self) -> None:
         if self._files[0].rows >= self._chunk_rows:
             self._flush()
-            self._on_chunk()
             self._chunk += 1
             self._files = self._open()
 

@@ -28,7 +28,10 @@ SCHEMA: tuple[str, ...] = (
     "predicate STRING)",
 )
 
-# Column order of the CSV files handed to COPY FROM; must match the table definitions above.
+TABLES = ("Concept", "Image", "Object", "Meta", "FACT", "IN_IMAGE", "INSTANCE_OF", "PREDICATE")
+SHOW_TABLES = "CALL show_tables() RETURN name"
+
+# Column order of the CSV and Parquet files handed to COPY FROM; must match the table definitions above.
 CONCEPT_COLUMNS = ("uri", "name", "lang", "pos", "source", "cov")
 FACT_COLUMNS = (
     "from", "to", "relation", "weight", "source", "dataset", "edge_id", "surface_text",
@@ -40,28 +43,44 @@ IN_IMAGE_COLUMNS = ("from", "to")
 INSTANCE_OF_COLUMNS = ("from", "to")
 PREDICATE_COLUMNS = ("from", "to", "relationship_id", "predicate")
 
+
+def _quoted_path(path: str) -> str:
+    """COPY takes no parameter for its path, so the path (one kgprune created) is quoted."""
+    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _check_table(table: str) -> str:
+    if table not in TABLES or table == "Meta":
+        raise ValueError(f"not a kgprune data table: {table}")
+    return table
+
+
 def copy_from(table: str, csv_path: str, *, parallel: bool) -> str:
-    """`COPY <table> FROM '<path>'`: COPY takes no parameter for its path, so the path is quoted.
-
-    The parallel CSV reader is faster but cannot read quoted line breaks, so files that hold any
-    are read serially.
+    """`COPY <table> FROM '<csv>'`. The parallel CSV reader is faster but cannot read quoted line
+    breaks, so files that hold any are read serially.
     """
-    if table not in {"Concept", "Image", "Object", "FACT", "IN_IMAGE", "INSTANCE_OF", "PREDICATE"}:
-        raise ValueError(f"not a kgprune table: {table}")
-    quoted = csv_path.replace("\\", "\\\\").replace("'", "\\'")
     options = f"HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL={str(parallel).lower()}"
-    return f"COPY {table} FROM '{quoted}' ({options})"
+    return f"COPY {_check_table(table)} FROM {_quoted_path(csv_path)} ({options})"
 
 
-BEGIN = "BEGIN TRANSACTION"
-COMMIT = "COMMIT"
-ROLLBACK = "ROLLBACK"
+def copy_from_parquet(table: str, parquet_path: str) -> str:
+    return f"COPY {_check_table(table)} FROM {_quoted_path(parquet_path)}"
+
+
+def copy_to(query: str, parquet_path: str) -> str:
+    """Export a query's rows (`EXPORT_*` below) to a Parquet file."""
+    if query not in (EXPORT_CONCEPT_URIS, EXPORT_FACT_KEYS):
+        raise ValueError("only the key exports are written to files")
+    return f"COPY ({query}) TO {_quoted_path(parquet_path)}"
+
 
 EXISTING_CONCEPT_URIS = "MATCH (c:Concept) RETURN c.uri"
 EXISTING_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key"
 EXISTING_IMAGE_IDS = "MATCH (i:Image) RETURN i.image_id"
 EXISTING_OBJECT_IDS = "MATCH (o:Object) RETURN o.object_id"
 EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
+EXPORT_CONCEPT_URIS = "MATCH (c:Concept) RETURN c.uri AS uri"
+EXPORT_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key AS key"
 
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
@@ -145,6 +164,7 @@ GET_CONCEPTS = (
 )
 ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
 COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
+COUNT_FACTS = "MATCH ()-[f:FACT]->() RETURN count(f)"
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i)"
 COUNT_OBJECTS = "MATCH (o:Object) RETURN count(o)"
 COUNT_PREDICATES = "MATCH ()-[p:PREDICATE]->() RETURN count(p)"

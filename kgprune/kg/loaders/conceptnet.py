@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -54,6 +55,8 @@ def _concept(parsed: ParsedConcept) -> Concept:
 
 
 def _parse_end(uri: str) -> ParsedConcept:
+    if "\x00" in uri:
+        raise _BadLine(f"bad concept URI {uri!r}: it contains a NUL byte")
     try:
         return parse_concept_uri(uri)
     except KgpruneError as e:
@@ -65,9 +68,24 @@ def _parse_info(raw: str) -> dict:
         info = json.loads(raw)
     except json.JSONDecodeError as e:
         raise _BadLine(f"info column is not valid JSON ({e.msg} at char {e.pos})") from e
-    if not isinstance(info, dict) or not isinstance(info.get("weight"), int | float):
+    weight = info.get("weight") if isinstance(info, dict) else None
+    if not isinstance(weight, int | float) or isinstance(weight, bool):
         raise _BadLine("info JSON must be an object with a numeric 'weight'")
+    if not math.isfinite(weight):
+        raise _BadLine(f"the weight {weight} is not a finite number")
     return info
+
+
+def contributors_of(info: dict) -> tuple[str, ...]:
+    """Who asserted an edge: each source's contributor, else its process, else its activity."""
+    sources = info.get("sources")
+    if not isinstance(sources, list):
+        return ()
+    return tuple(
+        str(s.get("contributor") or s.get("process") or s.get("activity") or "")
+        for s in sources
+        if isinstance(s, dict)
+    )
 
 
 def _parse_line(
@@ -92,11 +110,6 @@ def _parse_line(
         report.skip("language")
         return None
     info = _parse_info(raw_info)
-    contributors = tuple(
-        s.get("contributor") or s.get("process") or s.get("activity") or ""
-        for s in info.get("sources", ())
-        if isinstance(s, dict)
-    )
     fact = Fact(
         head=head.uri,
         relation=relation,
@@ -106,9 +119,17 @@ def _parse_line(
         dataset=str(info.get("dataset", "")),
         edge_id=assertion_uri(relation, head.uri, tail.uri),
         surface_text=str(info.get("surfaceText", "")),
-        contributors=contributors,
+        contributors=contributors_of(info),
     )
     return ConceptNetEdge(head=_concept(head), tail=_concept(tail), fact=fact)
+
+
+def check_input_file(path: Path) -> None:
+    """A dump must be a readable file: a directory or a missing path is a coded error."""
+    if path.is_dir():
+        raise InputFormatError(Errors.K025.format(path=path))
+    if not path.is_file():
+        raise InputFormatError(Errors.K002.format(path=path))
 
 
 def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
@@ -135,8 +156,7 @@ def iter_conceptnet(
     on_progress: ProgressFn | None = None,
 ) -> Iterator[ConceptNetEdge]:
     """Yield one edge per usable row; malformed rows raise (naming file and line) or are skipped."""
-    if not path.is_file():
-        raise InputFormatError(Errors.K002.format(path=path))
+    check_input_file(path)
     total = path.stat().st_size
     raw, stream = _open(path)
     lineno = 0

@@ -27,6 +27,7 @@ class JsonArrayReader:
         self._chunk = chunk_chars
         self._decoder = json.JSONDecoder()
         self.bytes_read = 0
+        self.element_line = 0  # where the element last yielded began, for errors found later
 
     def _fail(self, line: int, problem: str) -> InputFormatError:
         return InputFormatError(Errors.K008.format(path=f"{self.path}:{line}", problem=problem))
@@ -37,7 +38,11 @@ class JsonArrayReader:
 
             def fill() -> bool:
                 nonlocal buf, pos
-                chunk = fh.read(self._chunk)
+                try:
+                    chunk = fh.read(self._chunk)
+                except UnicodeDecodeError as e:
+                    raise self._fail(line, f"not UTF-8 ({e.reason} at byte {e.start} of the "
+                                           "block being read)") from None
                 self.bytes_read = fh.buffer.tell() if hasattr(fh, "buffer") else 0
                 buf = buf[pos:] + chunk
                 pos = 0
@@ -78,8 +83,11 @@ class JsonArrayReader:
                         if eof:
                             raise self._fail(line, f"invalid JSON element ({e.msg})") from None
                         eof = not fill()
+                    except RecursionError:
+                        raise self._fail(line, "JSON nested too deeply") from None
                 if not isinstance(element, dict):
                     raise self._fail(line, "array elements must be JSON objects")
+                self.element_line = line
                 line += buf.count("\n", pos, end)
                 pos = end
                 yield element

@@ -83,7 +83,7 @@ def _int(value: Any, default: int = 0) -> int:
 
 def _image_id(entry: dict[str, Any], path: Path, index: int) -> int:
     image_id = entry.get("image_id", entry.get("id"))
-    if not isinstance(image_id, int):
+    if not isinstance(image_id, int) or isinstance(image_id, bool):
         raise InputFormatError(
             Errors.K008.format(path=path, problem=f"entry {index} has no integer image_id")
         )
@@ -179,14 +179,62 @@ def _instance(obj: dict[str, Any], image_id: int, attributes: list[str]) -> Obje
     )
 
 
+# What malformed values raise while an entry is read (a string id, a missing key, null for a
+# list, 1e400 for a coordinate); each becomes a K008 naming the file and the entry's line.
+_ENTRY_ERRORS = (ValueError, TypeError, KeyError, OverflowError, AttributeError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where each part of one image's entry was read: `path:line` per file."""
+
+    objects: str
+    relationships: str
+
+
+def _entry_error(where: str, image_id: int, e: Exception) -> InputFormatError:
+    problem = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+    return InputFormatError(Errors.K008.format(path=where, problem=f"image {image_id}: {problem}"))
+
+
+def _dicts(value: Any, field: str) -> list[dict[str, Any]]:
+    """A list of JSON objects, as `objects` and `relationships` must be."""
+    if not isinstance(value, list):
+        raise TypeError(f"'{field}' must be a list, found {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, dict):
+            raise TypeError(f"'{field}' must hold JSON objects, found {item!r:.40}")
+    return value
+
+
 def _stage_image(
+    staged: StagedVisualGenome,
+    image_id: int,
+    entries: tuple[Any, Any],
+    attributes: dict[int, list[str]],
+    report: LoadReport,
+    where: _Where,
+) -> None:
+    """Stage one image; `entries` holds its raw `objects` and `relationships` values."""
+    try:
+        concepts = _stage_objects(staged, image_id, _dicts(entries[0], "objects"), attributes,
+                                  report)
+    except _ENTRY_ERRORS as e:
+        raise _entry_error(where.objects, image_id, e) from None
+    try:
+        _stage_relationships(staged, image_id, _dicts(entries[1], "relationships"), concepts,
+                             report)
+    except _ENTRY_ERRORS as e:
+        raise _entry_error(where.relationships, image_id, e) from None
+
+
+def _stage_objects(
     staged: StagedVisualGenome,
     image_id: int,
     objects: list[dict[str, Any]],
     attributes: dict[int, list[str]],
-    relationships: list[dict[str, Any]],
     report: LoadReport,
-) -> None:
+) -> dict[int, str | None]:
     concepts: dict[int, str | None] = {}
     for obj in objects:
         if "object_id" not in obj:
@@ -200,6 +248,16 @@ def _stage_image(
         if inst.concept is None:
             report.skip("object_without_name")
         staged.add_object(inst)
+    return concepts
+
+
+def _stage_relationships(
+    staged: StagedVisualGenome,
+    image_id: int,
+    relationships: list[dict[str, Any]],
+    concepts: dict[int, str | None],
+    report: LoadReport,
+) -> None:
     for rel in relationships:
         ends = []
         for role in ("subject", "object"):
@@ -290,15 +348,26 @@ def _stage_split_files(
         if (directory / f"{optional}.json").is_file():
             readers[optional] = JsonArrayReader(directory / f"{optional}.json")
     for image_id, entries in _aligned(readers):
-        attributes: dict[int, list[str]] = {}
-        for a in (entries.get("attributes") or {}).get("attributes", []):
-            if "object_id" in a:
-                attributes[int(a["object_id"])] = list(a.get("attributes") or [])
-        objects = entries["objects"].get("objects", [])
-        relationships = (entries.get("relationships") or {}).get("relationships", [])
+        where = {name: f"{r.path}:{r.element_line}" for name, r in readers.items()}
+        try:
+            attributes = _attributes(entries.get("attributes") or {})
+        except _ENTRY_ERRORS as e:
+            raise _entry_error(where["attributes"], image_id, e) from None
         report.lines_read += 1
-        _stage_image(staged, image_id, objects, attributes, relationships, report)
+        _stage_image(staged, image_id,
+                     (entries["objects"].get("objects", []),
+                      (entries.get("relationships") or {}).get("relationships", [])),
+                     attributes, report,
+                     _Where(where["objects"], where.get("relationships", where["objects"])))
         _report_progress(readers["objects"], on_progress)
+
+
+def _attributes(entry: dict[str, Any]) -> dict[int, list[str]]:
+    attributes: dict[int, list[str]] = {}
+    for a in _dicts(entry.get("attributes", []), "attributes"):
+        if "object_id" in a:
+            attributes[int(a["object_id"])] = list(a.get("attributes") or [])
+    return attributes
 
 
 def _stage_scene_graphs(
@@ -309,6 +378,7 @@ def _stage_scene_graphs(
     for index, entry in enumerate(reader):
         image_id = _image_id(entry, reader.path, index)
         report.lines_read += 1
-        _stage_image(staged, image_id, entry.get("objects", []), {},
-                     entry.get("relationships", []), report)
+        where = f"{reader.path}:{reader.element_line}"
+        _stage_image(staged, image_id, (entry.get("objects", []), entry.get("relationships", [])),
+                     {}, report, _Where(where, where))
         _report_progress(reader, on_progress)

@@ -1,0 +1,408 @@
+"""ConceptNet assertions parsed by DuckDB: the same graph as `iter_conceptnet`, at decompression speed.
+
+DuckDB reads the file one line per row (so line numbers are exact), splits the columns, filters
+languages, collapses sense-tagged URIs to their term and reads the info JSON, all vectorised. A row
+is decided in SQL only where SQL provably agrees with the Python reference parser; every other row
+(malformed, odd JSON such as duplicate keys or trailing commas, a NUL in a URI, a non-finite weight)
+goes through the reference parser itself, so errors and results are the reference's. A file DuckDB
+cannot split into lines the reference's way (a carriage return, invalid UTF-8, a 0x01 byte) is
+parsed by the reference entirely. Duplicates merge in SQL where a key occurs once; keys seen
+several times are folded by the reference `merge_facts` in file order (contributor order depends
+on it). Memory is bounded by the engine's limit; what does not fit spills to the work directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from kgprune.errors import Errors, InputFormatError
+from kgprune.kg.loaders.conceptnet import (
+    MAX_REPORTED_BAD_LINES,
+    ProgressFn,
+    _BadLine,
+    _parse_line,
+    check_input_file,
+)
+from kgprune.kg.records import SOURCE_CONCEPTNET, Concept, Fact, LoadReport
+from kgprune.kg.relations import ALL_RELATIONS
+from kgprune.kg.staging import merge_facts
+
+FETCH_ROWS = 50_000
+# The engine's memory: a share of what is available, within bounds; the rest spills to disk.
+MEMORY_SHARE = 0.25
+MIN_MEMORY_MB, MAX_MEMORY_MB = 256, 768
+
+# One row per line: 0x01 never occurs in a well-formed dump, so DuckDB never splits a line.
+_READ = (
+    "SELECT row_number() OVER () AS n, line FROM read_csv($path, columns={'line': 'VARCHAR'}, "
+    "delim='\x01', quote='', escape='', header=false, auto_detect=false, new_line='\\n', "
+    "strict_mode=true, compression=$compression)"
+)
+
+# Pass 1, over the file: external URLs, non-concept ends and other languages are skipped here;
+# `info` rows go on to pass 2 and `python` rows to the reference parser. The tests run in the
+# reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info).
+_CLASSIFY = f"""
+SELECT n, kind,
+  CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line,
+  CASE WHEN kind = 'info' THEN rel_uri END AS rel_uri,
+  CASE WHEN kind = 'info' THEN relation END AS relation,
+  CASE WHEN kind = 'info' THEN start_uri END AS start_uri,
+  CASE WHEN kind = 'info' THEN end_uri END AS end_uri,
+  CASE WHEN kind = 'info' THEN info END AS info
+FROM (
+  SELECT *, CASE
+    WHEN NOT five THEN 'python'
+    WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
+    WHEN NOT list_contains($relations, relation) THEN 'python'
+    WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/')) THEN 'non_concept_end'
+    WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
+      OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
+    WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
+      THEN 'language'
+    ELSE 'info' END AS kind
+  FROM (
+    SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
+      CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
+      c[3] AS start_uri, c[4] AS end_uri,
+      string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
+    FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ}))))
+"""
+
+def _end(uri: str, prefix: str) -> str:
+    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
+    parts = f"string_split({uri}, '/')"
+    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
+            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
+            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
+
+
+# Pass 2, over the `info` rows: the JSON is parsed once for the four fields read. SQL keeps a row
+# only where DuckDB's JSON reading provably equals Python's: no `\\u` escapes (which could spell
+# a key), no trailing commas (DuckDB accepts them), no key that may occur twice (DuckDB keeps
+# the first, Python the last), a finite number as weight, strings where strings are read.
+_DUPLICABLE = ("weight", "dataset", "surfaceText", "sources")
+
+
+def _occurrences(text: str, key: str) -> str:
+    return f"((len({text}) - len(replace({text}, '\"{key}\"', ''))) // {len(key) + 2})"
+
+
+def _is_string(value: str) -> str:
+    return f"starts_with({value}, '\"')"
+
+
+# Sources are read in SQL when every one is an object with one non-empty string `contributor`
+# (what the reference then takes); any other shape goes to the reference parser.
+_JUDGE = f"""
+SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
+    WHEN j IS NULL OR j[1] IS NULL THEN 'python'
+    WHEN NOT starts_with(j[1], '-') AND NOT (ascii(j[1]) BETWEEN 48 AND 57) THEN 'python'
+    WHEN NOT isfinite(TRY_CAST(j[1] AS DOUBLE)) THEN 'python'
+    WHEN j[2] IS NOT NULL AND NOT {_is_string('j[2]')} THEN 'python'
+    WHEN j[3] IS NOT NULL AND NOT {_is_string('j[3]')} THEN 'python'
+    WHEN j[4] IS NULL THEN 'ok'
+    WHEN NOT starts_with(j[4], '[') THEN 'python'
+    WHEN len(contributor_json) <> json_array_length(j[4])
+      OR {_occurrences('j[4]', 'contributor')} <> json_array_length(j[4])
+      OR NOT list_bool_and(list_transform(contributor_json,
+          lambda c: {_is_string('c')} AND c <> '""')) THEN 'python'
+    ELSE 'ok' END AS verdict,
+  TRY_CAST(j[1] AS DOUBLE) AS weight, coalesce(j[2] ->> '$', '') AS dataset,
+  coalesce(j[3] ->> '$', '') AS surface_text,
+  coalesce(json_extract_string(j[4], '$[*].contributor'), []) AS contributors,
+  -- For the reference parser, which never reads the first column (the assertion id).
+  CASE WHEN verdict = 'python'
+    THEN chr(9) || rel_uri || chr(9) || start_uri || chr(9) || end_uri || chr(9) || info END AS line
+FROM (
+  SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json FROM (
+    SELECT *, CASE WHEN NOT contains(info, '\\u')
+        AND NOT regexp_matches(info, ',\\s*[\\]}}]')
+        AND {" AND ".join(_occurrences("info", k) + " <= 1" for k in _DUPLICABLE)}
+      THEN try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
+    FROM parsed WHERE kind = 'info'))
+"""
+
+_EDGES = (
+    "CREATE TABLE reference_edges (n BIGINT, relation VARCHAR, head VARCHAR, head_lang VARCHAR, "
+    "head_name VARCHAR, head_pos VARCHAR, tail VARCHAR, tail_lang VARCHAR, tail_name VARCHAR, "
+    "tail_pos VARCHAR, weight DOUBLE, dataset VARCHAR, surface_text VARCHAR, contributors VARCHAR[])"
+)
+_EDGE_FIELDS = ("n, relation, head, head_lang, head_name, head_pos, tail, tail_lang, tail_name, "
+                "tail_pos, weight, dataset, surface_text, contributors")
+_FACT_FIELDS = "relation, head, tail, weight, dataset, surface_text, contributors"
+
+
+class FileNotSplittable(Exception):
+    """DuckDB cannot read the file line by line exactly as the reference parser does."""
+
+
+def _sql_path(path: Path) -> str:
+    """A path kgprune created, inside a SQL string literal (file options take no parameters)."""
+    return str(path).replace("'", "''")
+
+
+def engine_memory_mb() -> int:
+    """A share of the memory available now, so a load leaves room for everything else."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError):
+        available = 4096
+    return int(min(MAX_MEMORY_MB, max(MIN_MEMORY_MB, available * MEMORY_SHARE)))
+
+
+def connect(workdir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory engine bounded in memory, spilling to `workdir`."""
+    return duckdb.connect(config={
+        "memory_limit": f"{engine_memory_mb()}MB",
+        "temp_directory": str(workdir / "spill"),
+        "preserve_insertion_order": True,
+    })
+
+
+def hash_columns(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`stable_hash64` and `stable_unit` of every key, from one blake2b digest each."""
+    blake = hashlib.blake2b
+    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys.tolist()])
+    signed = np.frombuffer(digests, dtype=">i8").astype(np.int64)
+    unit = (np.frombuffer(digests, dtype=">u8") >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return signed, unit
+
+
+def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None) -> None:
+    params = {
+        "path": str(path),
+        "compression": "gzip" if path.suffix == ".gz" else "none",
+        "relations": list(ALL_RELATIONS),
+        "filter_langs": langs is not None,
+        "langs": sorted(langs or ()),
+    }
+    try:
+        con.execute(f"CREATE TABLE parsed AS {_CLASSIFY}", params)
+        con.execute(f"CREATE TABLE judged AS {_JUDGE}")
+    except (duckdb.InvalidInputException, duckdb.IOException) as e:
+        message = str(e).splitlines()[0]
+        if any(word in message.lower() for word in ("gzip", "compress", "inflate")):
+            raise InputFormatError(Errors.K004.format(path=path, problem=message)) from None
+        raise FileNotSplittable(message) from None
+
+
+def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None,
+                    report: LoadReport, skip_bad_lines: bool) -> dict[str, int]:
+    """Parse the rows SQL left to the reference parser; returns the first line of each skip."""
+    rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' UNION ALL "
+                       "SELECT n, line FROM judged WHERE verdict = 'python' ORDER BY n").fetchall()
+    edges: list[tuple] = []
+    first_seen: dict[str, int] = {}
+    for n, line in rows:
+        before = set(report.skipped)
+        try:
+            edge = _parse_line(line, langs, report)
+        except _BadLine as e:
+            if not skip_bad_lines:
+                raise InputFormatError(Errors.K003.format(path=path, line=n, problem=e)) from None
+            report.skip("bad_line")
+            if len(report.bad_lines) < MAX_REPORTED_BAD_LINES:
+                report.bad_lines.append(f"{path}:{n}: {e}")
+            edge = None
+        first_seen.update(dict.fromkeys(report.skipped.keys() - before, n))
+        if edge is not None:
+            h, t, f = edge.head, edge.tail, edge.fact
+            edges.append((n, f.relation, h.uri, h.lang, h.name, h.pos, t.uri, t.lang, t.name,
+                          t.pos, f.weight, f.dataset, f.surface_text, list(f.contributors)))
+    if edges:
+        con.executemany(f"INSERT INTO reference_edges ({_EDGE_FIELDS}) VALUES ({', '.join('?' * 14)})",
+                        edges)
+    return first_seen
+
+
+def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
+                   first_seen: dict[str, int]) -> None:
+    """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
+    report.lines_read = con.execute("SELECT coalesce(max(n), 0) FROM parsed").fetchone()[0]
+    report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
+    found = con.execute(
+        "SELECT kind, count(*), min(n) FROM parsed "
+        "WHERE kind IN ('external_url', 'non_concept_end', 'language') GROUP BY kind").fetchall()
+    first = dict(first_seen)
+    counts = dict(report.skipped)
+    for kind, count, first_n in found:
+        counts[kind] = counts.get(kind, 0) + count
+        first[kind] = min(first_n, first.get(kind, first_n))
+    report.skipped = {k: counts[k] for k in sorted(counts, key=lambda k: first[k])}
+
+
+def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    """Fold keys asserted more than once, in file order, with the reference `merge_facts`."""
+    con.execute("CREATE TABLE dup_keys AS SELECT relation, head, tail FROM edges "
+                "GROUP BY relation, head, tail HAVING count(*) > 1")
+    result = con.execute(
+        f"SELECT {_FACT_FIELDS} FROM edges SEMI JOIN dup_keys USING (relation, head, tail) "
+        "ORDER BY relation, head, tail, n")
+    merged: list[Fact] = []
+    rows_seen = 0
+    while rows := result.fetchmany(FETCH_ROWS):
+        for relation, head, tail, weight, dataset, surface, contributors in rows:
+            rows_seen += 1
+            fact = Fact(head=head, relation=relation, tail=tail, weight=weight,
+                        source=SOURCE_CONCEPTNET, dataset=dataset, edge_id="",
+                        surface_text=surface, contributors=tuple(contributors))
+            if merged and merged[-1].key == fact.key:
+                merged[-1] = merge_facts(merged[-1], fact)
+            else:
+                merged.append(fact)
+    con.execute("CREATE TABLE merged (relation VARCHAR, head VARCHAR, tail VARCHAR, "
+                "weight DOUBLE, dataset VARCHAR, surface_text VARCHAR, contributors VARCHAR[])")
+    if merged:
+        con.executemany(f"INSERT INTO merged ({_FACT_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(f.relation, f.head, f.tail, f.weight, f.dataset, f.surface_text,
+                          list(f.contributors)) for f in merged])
+    return rows_seen - len(merged)
+
+
+def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> None:
+    """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit).
+
+    Both scans read the table in insertion order, so the positional join pairs each row with
+    its own hashes.
+    """
+    keys = con.execute(f"SELECT {key_column} FROM {table}_raw").fetchnumpy()[key_column]
+    signed, unit = hash_columns(keys)
+    con.register(f"{table}_hashes", {"key": signed, "cov": unit})
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
+
+
+def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """`facts` (one row per key, with edge id, key and cov) and `concepts` (POS pooled)."""
+    con.execute(
+        "CREATE TABLE facts_raw AS SELECT *, "
+        "'/a/[/r/' || relation || '/,' || head || '/,' || tail || '/]' AS edge_id FROM ("
+        f"SELECT {_FACT_FIELDS} FROM edges ANTI JOIN dup_keys USING (relation, head, tail) "
+        f"UNION ALL SELECT {_FACT_FIELDS} FROM merged)")
+    _add_hashes(con, "facts", "edge_id")
+    con.execute(
+        "CREATE TABLE concepts_raw AS SELECT uri, any_value(name) AS name, any_value(lang) AS lang, "
+        "coalesce(array_to_string(list_sort(list_distinct(list(pos) FILTER (pos <> ''))), ''), '') "
+        "AS pos FROM (SELECT head AS uri, head_name AS name, head_lang AS lang, head_pos AS pos "
+        "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
+    _add_hashes(con, "concepts", "uri")
+    con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
+                "DROP TABLE dup_keys; DROP TABLE parsed; DROP TABLE judged")
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetOutput:
+    """Parquet files in the embedded store's column order, chunked for bounded `COPY`s."""
+
+    concepts: tuple[Path, ...]
+    facts: tuple[Path, ...]
+    num_concepts: int
+    num_facts: int
+
+
+_PARQUET_CONCEPTS = (
+    f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
+)
+_PARQUET_FACTS = (
+    f"SELECT head AS \"from\", tail AS \"to\", relation, weight, '{SOURCE_CONCEPTNET}' AS source, "
+    "dataset, edge_id, surface_text, to_json(contributors)::VARCHAR AS contributors, "
+    "'' AS predicate, cov, key FROM facts"
+)
+
+
+class ColumnarConceptNet:
+    """A parsed, merged assertions file held in DuckDB tables `concepts` and `facts`.
+
+    `facts`: relation, head, tail, weight, dataset, surface_text, contributors (VARCHAR[]),
+    edge_id, key, cov; `concepts`: uri, name, lang, pos, key, cov.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def _export(self, name: str, select: str, directory: Path,
+                chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+        total = self.con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
+        if total <= chunk_rows:
+            path = directory / f"{name}-0000.parquet"
+            self.con.execute(f"COPY ({select}) TO '{_sql_path(path)}' (FORMAT parquet)")
+            return ((path,) if total else ()), total
+        self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
+                         f"FROM ({select})")
+        paths = []
+        for start in range(0, total, chunk_rows):
+            path = directory / f"{name}-{len(paths):04d}.parquet"
+            self.con.execute(
+                "COPY (SELECT * EXCLUDE (rid) FROM export WHERE rid >= $start AND rid < $stop "
+                f"ORDER BY rid) TO '{_sql_path(path)}' (FORMAT parquet)",
+                {"start": start, "stop": start + chunk_rows})
+            paths.append(path)
+        self.con.execute("DROP TABLE export")
+        return tuple(paths), total
+
+    def write_parquet(self, directory: Path, *, existing_concepts: Path | None,
+                      existing_facts: Path | None, chunk_rows: int) -> ParquetOutput:
+        """Write what a store lacks (keys in the `existing_*` Parquet files are left out).
+
+        Consumes the tables: their memory is the engine's again before the store copies.
+        """
+        concepts = _PARQUET_CONCEPTS
+        if existing_concepts is not None:
+            concepts += f" ANTI JOIN read_parquet('{_sql_path(existing_concepts)}') USING (uri)"
+        facts = _PARQUET_FACTS
+        if existing_facts is not None:
+            facts += f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
+        concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
+        fact_files, num_facts = self._export("facts", facts, directory, chunk_rows)
+        self.con.execute("DROP VIEW facts; DROP TABLE facts_raw; DROP VIEW concepts; "
+                         "DROP TABLE concepts_raw")
+        return ParquetOutput(concept_files, fact_files, num_concepts, num_facts)
+
+    def iter_concepts(self) -> Iterator[Concept]:
+        result = self.con.execute("SELECT uri, name, lang, pos FROM concepts ORDER BY uri")
+        while rows := result.fetchmany(FETCH_ROWS):
+            for uri, name, lang, pos in rows:
+                yield Concept(uri=uri, name=name, lang=lang, pos=pos, source=SOURCE_CONCEPTNET)
+
+    def iter_facts(self) -> Iterator[Fact]:
+        result = self.con.execute(
+            "SELECT head, relation, tail, weight, dataset, edge_id, surface_text, contributors "
+            "FROM facts ORDER BY edge_id")
+        while rows := result.fetchmany(FETCH_ROWS):
+            for head, relation, tail, weight, dataset, edge_id, surface, contributors in rows:
+                yield Fact(head=head, relation=relation, tail=tail, weight=weight,
+                           source=SOURCE_CONCEPTNET, dataset=dataset, edge_id=edge_id,
+                           surface_text=surface, contributors=tuple(contributors))
+
+
+def parse_conceptnet(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    langs: frozenset[str] | None,
+    report: LoadReport,
+    skip_bad_lines: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> ColumnarConceptNet:
+    """Parse and merge a whole file into `con`; raises `FileNotSplittable` for the reference."""
+    check_input_file(path)
+    total = path.stat().st_size
+    _classify(con, path, langs)
+    con.execute(_EDGES)
+    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM judged WHERE verdict = 'ok' "
+                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
+    first_seen = _reference_rows(con, path, langs, report, skip_bad_lines)
+    _record_counts(con, report, first_seen)
+    report.duplicates_merged = _merge_duplicates(con)
+    _build_tables(con)
+    if on_progress is not None:
+        on_progress(total, total)
+    return ColumnarConceptNet(con)

@@ -1,0 +1,121 @@
+"""The DuckDB ConceptNet parser against the pure-Python reference: the same reports, the same graph,
+byte for byte in `kg stats --json` and `kg neighbors --json`."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgprune.cli import app
+from kgprune.errors import InputFormatError
+from kgprune.kg import bundled
+from kgprune.kg.backends.ladybug import LadybugStore
+from kgprune.kg.ingest import load_conceptnet, load_visual_genome, stage_conceptnet
+from kgprune.kg.loaders.conceptnet import parse_languages
+from kgprune.kg.loaders.conceptnet_columnar import FileNotSplittable, connect, parse_conceptnet
+from kgprune.kg.records import LoadReport
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HOSTILE = FIXTURES / "conceptnet-hostile.csv"
+runner = CliRunner()
+
+
+def _reference(path: Path, langs: str, skip: bool) -> tuple[LoadReport, list, list]:
+    report = LoadReport(source="conceptnet", path=str(path))
+    with stage_conceptnet(path, report, langs=parse_languages(langs), skip_bad_lines=skip) as b:
+        concepts = sorted(b.concepts, key=lambda c: c.uri)
+        facts = sorted(b.facts, key=lambda f: f.edge_id)
+    return report, concepts, facts
+
+
+def _columnar(path: Path, langs: str, skip: bool, tmp: Path) -> tuple[LoadReport, list, list]:
+    report = LoadReport(source="conceptnet", path=str(path))
+    con = connect(tmp)
+    staged = parse_conceptnet(con, path, langs=parse_languages(langs), report=report,
+                              skip_bad_lines=skip)
+    concepts = sorted(staged.iter_concepts(), key=lambda c: c.uri)
+    facts = sorted(staged.iter_facts(), key=lambda f: f.edge_id)
+    con.close()
+    return report, concepts, facts
+
+
+@pytest.mark.parametrize("langs", ["en", "en,de", "all"])
+@pytest.mark.parametrize("name", ["conceptnet-assertions.csv", "conceptnet-hostile.csv"])
+def test_parses_like_the_reference(name: str, langs: str, tmp_path: Path) -> None:
+    path = FIXTURES / name
+    expected = _reference(path, langs, skip=True)
+    assert _columnar(path, langs, True, tmp_path) == expected
+    if name == "conceptnet-hostile.csv":
+        report = expected[0]
+        assert report.skipped["bad_line"] == 13 and report.duplicates_merged >= 3
+
+
+def test_bundled_parses_like_the_reference(tmp_path: Path) -> None:
+    path = bundled.conceptnet_path()
+    assert _columnar(path, "en", False, tmp_path) == _reference(path, "en", skip=False)
+
+
+def test_first_bad_line_is_the_reference_error(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError) as reference:
+        _reference(HOSTILE, "en", skip=False)
+    with pytest.raises(InputFormatError) as columnar:
+        _columnar(HOSTILE, "en", False, tmp_path)
+    assert str(columnar.value) == str(reference.value)
+    assert f"{HOSTILE}:5:" in str(columnar.value)
+
+
+def test_files_duckdb_cannot_split_go_to_the_reference(tmp_path: Path, conceptnet_csv: Path) -> None:
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(conceptnet_csv.read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.raises(FileNotSplittable):
+        _columnar(crlf, "en", False, tmp_path)
+    store = LadybugStore(tmp_path / "kg.lbdb")
+    report = load_conceptnet(store, crlf)
+    assert report.facts_added == 14 and report.lines_read == 19
+    store.close()
+
+
+def _json(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _store(tmp_path: Path, name: str, parser: str, conceptnet: Path, vg: Path | None) -> str:
+    store = LadybugStore(tmp_path / name)
+    load_conceptnet(store, conceptnet, skip_bad_lines=True, parser=parser)  # type: ignore[arg-type]
+    if vg is not None:
+        load_visual_genome(store, vg)
+    uris = sorted(c.uri for batch in store.iter_concepts() for c in batch)
+    store.close()
+    return uris
+
+
+@pytest.mark.parametrize("source", ["fixture", "hostile", "bundled", "gzip"])
+def test_cli_json_is_byte_identical(source: str, tmp_path: Path, conceptnet_csv: Path,
+                                    vg_dir: Path) -> None:
+    conceptnet, vg = {
+        "fixture": (conceptnet_csv, vg_dir),
+        "hostile": (HOSTILE, None),
+        "bundled": (bundled.conceptnet_path(), bundled.visual_genome_dir()),
+        "gzip": (tmp_path / "assertions.csv.gz", None),
+    }[source]
+    if source == "gzip":
+        with conceptnet_csv.open("rb") as src, gzip.open(conceptnet, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    uris = _store(tmp_path, "python.lbdb", "python", conceptnet, vg)
+    assert uris == _store(tmp_path, "duckdb.lbdb", "duckdb", conceptnet, vg)
+    stores = [f"ladybug://{tmp_path / name}" for name in ("python.lbdb", "duckdb.lbdb")]
+    views = [[], ["--coverage", "0.5", "--seed", "3"], ["--coverage", "0.4", "--strategy", "concept"]]
+    for view in views:
+        a, b = (_json("kg", "stats", "--store", s, "--json", *view) for s in stores)
+        assert a == b
+    for uri in uris[:: max(1, len(uris) // 10)]:
+        for hops in ("1", "2"):
+            a, b = (_json("kg", "neighbors", uri, "--hops", hops, "--store", s, "--json")
+                    for s in stores)
+            assert a == b
