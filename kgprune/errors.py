@@ -190,5 +190,6 @@ class Errors:
     K630 = "[K630] Cell {cell} prunes no unit: its tower and layer range match none of the model's groups ({found}). Set towers / layer_ranges to ones the model has."
     K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
+    K640 = "[K640] Importance scoring read the human answers of a sample whose answers are withheld (label-free scoring, {what}). Criteria that need answers (task, combined, taylor, activation) cannot score unlabeled samples: give them labelled samples (labelled_methods and labels in `kgprune experiment label-free`), or use knowledge, magnitude or random."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."

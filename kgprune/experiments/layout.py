@@ -7,23 +7,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kgprune.experiments.aggregate import Group, Paired, paired
+from kgprune.experiments.aggregate import Group, Paired, paired, paired_variants
 from kgprune.experiments.records import CellRecord
-from kgprune.experiments.spec import FULL
+from kgprune.experiments.spec import DATA_FREE, FULL
 from kgprune.experiments.tables import (
     FIELD_LABELS,
+    RANK_PREFIX,
     ReportTable,
     describe_fields,
     format_field,
     format_stat,
+    format_value,
     metric_info,
     ordered_metrics,
 )
 
 Comparisons = Callable[[Sequence[CellRecord]], list[Paired]]
 QUALITY = ("accuracy", "hallucination")
+ACCURACY = ("oneshot_accuracy", "accuracy")
+"""What criteria are compared on: right after pruning and after fine-tuning."""
+COLUMNS = ("oneshot_accuracy", "oneshot_ce", "accuracy", "test_ce", "hallucination")
+"""Every main table's quality columns (the one-shot ones where pruned cells ran)."""
 UNSTATED: Mapping[str, Any] = {"coverage": 1.0, "strategy": "edge", "tower": "", "layer_range": None,
-                               "train_data": "", "eval_data": "", "quantize": "none"}
+                               "train_data": "", "eval_data": "", "quantize": "none",
+                               "normalize": "", "steps": None, "labels": None}
 """Values a caption leaves out: the defaults every study starts from (λ is always stated)."""
 COST = ("step_s", "finetune_s")
 
@@ -44,7 +51,38 @@ def knowledge_vs_magnitude(records: Sequence[CellRecord]) -> list[Paired]:
 
 def knowledge_vs_others(records: Sequence[CellRecord]) -> list[Paired]:
     return [p for m in _values(records, "method") if m not in ("knowledge", FULL)
-            for p in _pairs(records, "method", "knowledge", m)]
+            for p in _pairs(records, "method", "knowledge", m, ACCURACY)]
+
+
+def criteria_and_normalisations(records: Sequence[CellRecord]) -> list[Paired]:
+    """Knowledge against every other criterion (per normalisation), then each normalisation
+    against per-pool rescaling (per criterion)."""
+    return knowledge_vs_others(records) + [
+        p for n in _values(records, "normalize") if n not in ("tower_kind", "")
+        for p in _pairs(records, "normalize", n, "tower_kind", ACCURACY)]
+
+
+def condition(method: str, labels: int | None) -> str:
+    """A scoring condition as the label-free tables name it."""
+    if method == FULL or method in DATA_FREE:
+        return method if method == FULL else f"{method} (no data)"
+    if labels is None:
+        return f"{method}, all scoring samples labelled"
+    return f"{method}, no labels" if labels == 0 else f"{method}, {labels} labels"
+
+
+def label_free_pairs(records: Sequence[CellRecord]) -> list[Paired]:
+    """Each unlabeled criterion against every other scoring condition, same seeds and ratio."""
+    conditions = list(dict.fromkeys((r.cell.method, r.cell.labels) for r in records
+                                    if r.cell.method != FULL))
+    return [p for method, labels in conditions if labels == 0
+            for other in conditions if other != (method, labels)
+            for m in ACCURACY
+            for p in paired_variants(records, metric=m, a={"method": method, "labels": 0},
+                                     b={"method": other[0], "labels": other[1]},
+                                     name="condition",
+                                     labels=(condition(method, 0), condition(*other)),
+                                     higher_is_better=True)]
 
 
 def with_vs_without_loss(records: Sequence[CellRecord]) -> list[Paired]:
@@ -81,15 +119,18 @@ class StudyLayout:
 
 
 LAYOUTS: Mapping[str, StudyLayout] = {
-    "sweep": StudyLayout(QUALITY + ("speedup", "memory_mb", "params_ratio"),
-                         knowledge_vs_magnitude),
-    "ablate-loss": StudyLayout(QUALITY, with_vs_without_loss),
-    "ablate-importance": StudyLayout(QUALITY + ("importance_s",), knowledge_vs_others),
-    "ablate-coverage": StudyLayout(QUALITY, partial_vs_full_coverage),
-    "sensitivity": StudyLayout(QUALITY, pruned_vs_full),
-    "cross-domain": StudyLayout(QUALITY, knowledge_vs_magnitude),
-    "quantize": StudyLayout(("accuracy", "memory_mb", "speedup", "latency_ms_b1",
-                             "params_ratio"), int8_vs_float),
+    "sweep": StudyLayout(("params_removed", *COLUMNS, "speedup", "memory_mb"),
+                         knowledge_vs_others),
+    "ablate-loss": StudyLayout(COLUMNS, with_vs_without_loss),
+    "ablate-importance": StudyLayout(("params_removed", *COLUMNS, "importance_s"),
+                                     criteria_and_normalisations),
+    "budget": StudyLayout(("params_removed", *COLUMNS, "finetune_s"), knowledge_vs_others),
+    "label-free": StudyLayout(("params_removed", *COLUMNS, "importance_s"), label_free_pairs),
+    "ablate-coverage": StudyLayout(COLUMNS, partial_vs_full_coverage),
+    "sensitivity": StudyLayout(COLUMNS, pruned_vs_full),
+    "cross-domain": StudyLayout(COLUMNS, knowledge_vs_magnitude),
+    "quantize": StudyLayout(("accuracy", "test_ce", "memory_mb", "speedup", "latency_ms_b1",
+                             "params_removed"), int8_vs_float),
     "overhead": StudyLayout(("importance_s", "finetune_s", "step_s"), loss_cost),
 }
 
@@ -110,13 +151,24 @@ def varying_fields(groups: Sequence[Group]) -> list[str]:
             or len({g.fields[f] for g in pruned}) > 1]
 
 
+def _field_text(group: Group, field: str) -> str:
+    """A cell field as the main table shows it; labels mean nothing to a method without data."""
+    method = group.fields["method"]
+    if field == "labels" and (method == FULL or method in DATA_FREE):
+        return "–"
+    return format_field(field, group.fields[field])
+
+
 def main_table(study: str, groups: Sequence[Group]) -> ReportTable:
     fields = varying_fields(groups)
     present = {m for g in groups for m in g.stats}
     metrics = [m for m in layout_of(study, groups).metrics if m in present]
-    rows = tuple(tuple(format_field(f, g.fields[f]) for f in fields) + (str(len(g.seeds)),)
+    rows = tuple(tuple(_field_text(g, f) for f in fields) + (str(len(g.seeds)),)
                  + tuple(format_stat(g.stats.get(m), m) for m in metrics) for g in groups)
-    caption = "Mean ± half-width of the 95% t-interval over n seeds."
+    caption = ("Mean ± half-width of the 95% t-interval over n seeds. Compression is the share "
+               "of prunable units' parameters removed; params removed (all) the share of all "
+               "parameters. One-shot: right after pruning, before fine-tuning; accuracy and "
+               "test CE (cross-entropy, nats) without a prefix: after fine-tuning.")
     pruned = [g for g in groups if g.fields["method"] != FULL]
     if pruned:
         constant = [f for f in FIELD_LABELS if f not in fields
@@ -173,9 +225,116 @@ def overhead_table(groups: Sequence[Group]) -> ReportTable | None:
                        text_columns=2)
 
 
+def _with_ce(group: Group, accuracy: str, ce: str) -> str:
+    if accuracy not in group.stats:
+        return "–"
+    text = format_stat(group.stats[accuracy], accuracy)
+    return text if ce not in group.stats else f"{text} · {format_value(group.stats[ce].mean, ce)}"
+
+
+def budget_table(groups: Sequence[Group]) -> ReportTable | None:
+    """Accuracy by fine-tuning steps per round (0: one-shot), per method and ratio, and how far
+    apart the methods stay: a budget that returns every method to the same accuracy hides
+    the criteria."""
+    pruned = [g for g in groups if g.fields["method"] != FULL and g.fields["steps"] is not None]
+    budgets = sorted({g.fields["steps"] for g in pruned})
+    if not budgets:
+        return None
+    cells: dict[tuple[str, float], dict[int, Group]] = {}
+    for g in pruned:
+        cells.setdefault((g.fields["method"], g.fields["ratio"]), {})[g.fields["steps"]] = g
+    rows = []
+    for (method, ratio), by_steps in cells.items():
+        first = by_steps[min(by_steps)]
+        rows.append((method, format_field("ratio", ratio),
+                     _with_ce(first, "oneshot_accuracy", "oneshot_ce"),
+                     *(_with_ce(by_steps[b], "accuracy", "test_ce") if b in by_steps else "–"
+                       for b in budgets)))
+    for ratio in dict.fromkeys(r for _, r in cells):
+        spread = []
+        for b in (None, *budgets):
+            metric = "oneshot_accuracy" if b is None else "accuracy"
+            means = [by[min(by) if b is None else b].stats[metric].mean
+                     for (_, r), by in cells.items() if r == ratio
+                     and (b is None or b in by) and metric in by[min(by) if b is None else b].stats]
+            spread.append(format_value(max(means) - min(means), "accuracy") if means else "–")
+        rows.append(("spread (max − min)", format_field("ratio", ratio), *spread))
+    full = next((g for g in groups if g.fields["method"] == FULL), None)
+    caption = ("Accuracy (%) mean ± 95% t half-width over seeds · test CE (mean). Spread: best "
+               "minus worst method mean.")
+    if full is not None:
+        caption += f" Full model: {_with_ce(full, 'accuracy', 'test_ce')}."
+    return ReportTable("Accuracy by fine-tuning budget (steps per round)",
+                       ("method", "compression", "0 (one-shot)", *(str(b) for b in budgets)),
+                       tuple(rows), caption, text_columns=2)
+
+
+def label_free_table(groups: Sequence[Group]) -> ReportTable | None:
+    """One row per scoring condition, one-shot and fine-tuned accuracy per ratio."""
+    pruned = [g for g in groups if g.fields["method"] != FULL]
+    ratios = sorted({g.fields["ratio"] for g in pruned})
+    if not any(g.fields["labels"] == 0 for g in pruned):
+        return None
+    rows: dict[str, dict[float, Group]] = {}
+    for g in pruned:
+        rows.setdefault(condition(g.fields["method"], g.fields["labels"]), {})[
+            g.fields["ratio"]] = g
+    columns = [f"{kind} {format_field('ratio', r)}" for r in ratios
+               for kind in ("one-shot", "fine-tuned")]
+    pairs = (("oneshot_accuracy", "oneshot_ce"), ("accuracy", "test_ce"))
+    body = tuple((name, *(_with_ce(by[r], metric, ce) if r in by else "–"
+                          for r in ratios for metric, ce in pairs))
+                 for name, by in rows.items())
+    return ReportTable(
+        "Label-free scoring: accuracy by scoring condition and compression",
+        ("scoring", *columns), body,
+        "Accuracy (%) mean ± 95% t half-width over seeds · test CE (mean). 'No labels': "
+        "importance from questions and images only, KG-retrieved targets, human answers "
+        "withheld (any read raises); every method then gets the same labelled fine-tuning.")
+
+
+def rank_table(groups: Sequence[Group]) -> ReportTable | None:
+    """Rank agreement per criterion and scoring condition (ratio-independent: the first ratio's
+    cells stand for all)."""
+    measured = [g for g in groups if any(m == "rank_self" or m.startswith(RANK_PREFIX)
+                                         for m in g.stats)]
+    if not measured:
+        return None
+    others = sorted({m for g in measured for m in g.stats if m.startswith(RANK_PREFIX)})
+    fields = [f for f in FIELD_LABELS if f not in ("method", "ratio")
+              and len({g.fields[f] for g in measured}) > 1]
+    seen: dict[tuple[Any, ...], Group] = {}
+    for g in measured:
+        seen.setdefault((g.fields["method"], *(g.fields[f] for f in fields)), g)
+    rows = tuple((key[0], *(format_field(f, v) for f, v in zip(fields, key[1:], strict=True)),
+                  str(len(g.seeds)), format_stat(g.stats.get("rank_self"), "rank_self"),
+                  *(format_stat(g.stats.get(m), m) for m in others))
+                 for key, g in seen.items())
+    return ReportTable(
+        "Rank agreement of importance (Spearman ρ, unpruned model)",
+        ("method", *(FIELD_LABELS[f] for f in fields), "n", metric_info("rank_self").label,
+         *(metric_info(m).label for m in others)), rows,
+        "ρ of the planner's ranking values (score per cost, normalised as the plan is) over "
+        "every unit; mean ± 95% t half-width over seeds. ρ self: the same criterion on as many "
+        "other training samples (disjoint): the noise floor. Two criteria whose ρ with each "
+        "other reaches their ρ self order the units alike as far as these samples can tell. "
+        "Comparators are scored on all-labelled samples.",
+        text_columns=1 + len(fields))
+
+
+EXTRA_TABLES: Mapping[str, tuple[Callable[[Sequence[Group]], ReportTable | None], ...]] = {
+    "sweep": (rank_table,),
+    "ablate-importance": (rank_table,),
+    "label-free": (label_free_table, rank_table),
+    "budget": (budget_table,),
+    "cross-domain": (domain_table,),
+    "overhead": (overhead_table,),
+}
+
+
 def study_tables(study: str, groups: Sequence[Group]) -> list[ReportTable]:
     tables = [main_table(study, groups)]
-    extra = {"cross-domain": domain_table, "overhead": overhead_table}.get(study)
-    if extra is not None and (table := extra(groups)) is not None:
-        tables.append(table)
+    for extra in EXTRA_TABLES.get(study, ()):
+        if (table := extra(groups)) is not None:
+            tables.append(table)
     return tables
