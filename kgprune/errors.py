@@ -198,6 +198,7 @@ class Errors:
     K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
     K568 = "[K568] {path} exists and was not made by `kgprune prune` (it has no {mark}); kgprune never deletes what it did not create. Move it away or choose another --out."
+    K640 = "[K640] Importance scoring read the human answers of a sample whose answers are withheld (label-free scoring, {what}). Criteria that need answers (task, combined, taylor, activation) cannot score unlabeled samples: give them labelled samples (labelled_methods and labels in `kgprune experiment label-free`), or use knowledge, magnitude or random."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
     K431 = "[K431] Unknown kgvqa vocabulary '{vocabulary}' (or one the size cannot use): choose one of {known}; the `base` size reads MiniLM's word pieces only."

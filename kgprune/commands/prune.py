@@ -28,7 +28,7 @@ from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import init_from_env, is_main_process
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import CRITERIA
-from kgprune.pruning.planner import PlanConfig
+from kgprune.pruning.planner import NORMALIZATIONS, PlanConfig
 from kgprune.pruning.schedule import PruneConfig, prune, score_units
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.benchmark_run import (
@@ -127,6 +127,11 @@ def prune_cmd(
     min_heads: Annotated[int, typer.Option(help="Heads every attention module keeps.")] = 1,
     neuron_multiple: Annotated[int, typer.Option(help="Round kept FFN neurons to a "
                                                  "multiple of this.")] = 1,
+    normalize: Annotated[str, typer.Option(
+        help=f"How scores are made comparable before the global ranking: "
+        f"{', '.join(NORMALIZATIONS)} ('tower_kind': each tower's heads and its neurons "
+        "rescaled to mean 1 apart; 'tower': each tower; 'none': raw score per parameter, "
+        "so a criterion can prune one tower more than another).")] = "tower_kind",
     protect: Annotated[list[str] | None, typer.Option(
         help="Protected groups: a module-path pattern or tower:layer (repeatable).")] = None,
     as_json: JsonOpt = False,
@@ -138,7 +143,7 @@ def prune_cmd(
         importance_batch=batch_size, lam=lam, compensate=compensate, seed=seed,
         plan=PlanConfig(ratio=ratio, target=target, min_heads=min_heads,
                         neuron_multiple=neuron_multiple, protected=tuple(protect or ()),
-                        gqa_mode=gqa_mode),
+                        gqa_mode=gqa_mode, normalize=normalize),
         finetune=FinetuneConfig(steps=steps, batch_size=batch_size, lr=lr, lam=lam,
                                 distill=distill, seed=seed))
     init_from_env()

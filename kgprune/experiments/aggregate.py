@@ -169,23 +169,34 @@ def paired(records: Iterable[CellRecord], *, metric: str, field: str = "method",
     """One comparison per setting of the other fields (e.g. per ratio), over matched seeds.
     The `b` cell is `a`'s cell with `field` set to `b`, normalised as cells are, so `b` may be
     the full model or full coverage, which have no ratio or strategy of their own."""
+    return paired_variants(records, metric=metric, a={field: a}, b={field: b}, name=field,
+                           labels=(a, b), higher_is_better=higher_is_better)
+
+
+def paired_variants(records: Iterable[CellRecord], *, metric: str, a: Mapping[str, Any],
+                    b: Mapping[str, Any], name: str, labels: tuple[Any, Any],
+                    higher_is_better: bool = True) -> list[Paired]:
+    """Like `paired`, for variants that differ in several fields (e.g. knowledge on no labels
+    against task on 16): `a` cells are those with all of `a`'s values, each matched with itself
+    changed to `b`'s values. `name` and `labels` say what the comparison is called."""
     rows = [r for r in latest(records) if metric in r.metrics]
     by_cell = {r.cell: r for r in rows}
+    changed = tuple(dict.fromkeys([*a, *b]))
     diffs: dict[tuple[Any, ...], list[tuple[int, float]]] = {}
     for record in rows:
-        if getattr(record.cell, field) != a:
+        if any(getattr(record.cell, f) != v for f, v in a.items()):
             continue
-        other = by_cell.get(replace(record.cell, **{field: b}))
+        other = by_cell.get(replace(record.cell, **b))
         if other is not None and other is not record:
-            diffs.setdefault(group_key(record, (field, "seed")), []).append(
+            diffs.setdefault(group_key(record, (*changed, "seed")), []).append(
                 (record.cell.seed, record.metrics[metric] - other.metrics[metric]))
-    names = [f for f in CELL_FIELDS if f not in (field, "seed")]
+    names = [f for f in CELL_FIELDS if f not in (*changed, "seed")]
     found = []
     for key, pairs in diffs.items():
         values = [d for _, d in pairs]
         better = [d if higher_is_better else -d for d in values]
-        found.append(Paired(field, a, b, metric, higher_is_better, dict(zip(names, key)),
-                            summarize(values), sum(d > 0 for d in better),
-                            sum(d < 0 for d in better), sum(d == 0 for d in better),
-                            tuple(s for s, _ in pairs)))
+        found.append(Paired(name, labels[0], labels[1], metric, higher_is_better,
+                            dict(zip(names, key)), summarize(values),
+                            sum(d > 0 for d in better), sum(d < 0 for d in better),
+                            sum(d == 0 for d in better), tuple(s for s, _ in pairs)))
     return found

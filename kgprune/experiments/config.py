@@ -48,7 +48,10 @@ RULES: Mapping[str, Rule] = {
     "lam": (lambda v: v >= 0, "a number >= 0"),
     "importance_samples": (lambda v: v >= 1, "an integer >= 1"),
     "train_data": (bool, "a dataset name"),
+    "budgets": (lambda v: v >= 0, "a list of distinct fine-tuning step counts >= 0"),
+    "labels": (lambda v: v >= 1, "a list of distinct labelled-sample counts >= 1"),
 }
+METHOD_KEYS = ("methods", "unlabeled_methods", "labelled_methods", "baselines")
 
 
 def setting_types(cls: type[StudySpec]) -> dict[str, Any]:
@@ -116,10 +119,14 @@ def build_spec(name: str, values: Mapping[str, tuple[Any, str]], *,
 
 
 def _rule(key: str) -> Rule | None:
-    if key == "methods":  # the criteria registry imports torch: only when methods are set
+    # the criteria registry and the planner import torch: only when their keys are set
+    if key in METHOD_KEYS:
         from kgprune.pruning.importance import CRITERIA
         known = (FULL, *CRITERIA)
         return (lambda v: v in known, f"a list of distinct methods from {', '.join(known)}")
+    if key in ("normalize", "normalizations"):
+        from kgprune.pruning.planner import NORMALIZATIONS
+        return (lambda v: v in NORMALIZATIONS, f"one or more of {', '.join(NORMALIZATIONS)}")
     return RULES.get(key)
 
 

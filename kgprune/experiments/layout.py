@@ -7,9 +7,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kgprune.experiments.aggregate import Group, Paired, paired
+from kgprune.experiments.aggregate import Group, Paired, paired, paired_variants
+from kgprune.experiments.criteria_tables import (
+    budget_table,
+    condition,
+    label_free_table,
+    rank_table,
+    with_ce,
+)
 from kgprune.experiments.records import CellRecord
-from kgprune.experiments.spec import FULL
+from kgprune.experiments.spec import DATA_FREE, FULL
 from kgprune.experiments.tables import (
     FIELD_LABELS,
     ReportTable,
@@ -22,8 +29,13 @@ from kgprune.experiments.tables import (
 
 Comparisons = Callable[[Sequence[CellRecord]], list[Paired]]
 QUALITY = ("accuracy", "hallucination")
+ACCURACY = ("oneshot_accuracy", "accuracy")
+"""What criteria are compared on: right after pruning and after fine-tuning."""
+COLUMNS = ("oneshot_accuracy", "oneshot_ce", "accuracy", "test_ce", "hallucination")
+"""Every main table's quality columns (the one-shot ones where pruned cells ran)."""
 UNSTATED: Mapping[str, Any] = {"coverage": 1.0, "strategy": "edge", "tower": "", "layer_range": None,
-                               "train_data": "", "eval_data": "", "quantize": "none"}
+                               "train_data": "", "eval_data": "", "quantize": "none",
+                               "normalize": "", "steps": None, "labels": None}
 """Values a caption leaves out: the defaults every study starts from (λ is always stated)."""
 COST = ("step_s", "finetune_s")
 
@@ -44,7 +56,29 @@ def knowledge_vs_magnitude(records: Sequence[CellRecord]) -> list[Paired]:
 
 def knowledge_vs_others(records: Sequence[CellRecord]) -> list[Paired]:
     return [p for m in _values(records, "method") if m not in ("knowledge", FULL)
-            for p in _pairs(records, "method", "knowledge", m)]
+            for p in _pairs(records, "method", "knowledge", m, ACCURACY)]
+
+
+def criteria_and_normalisations(records: Sequence[CellRecord]) -> list[Paired]:
+    """Knowledge against every other criterion (per normalisation), then each normalisation
+    against per-pool rescaling (per criterion)."""
+    return knowledge_vs_others(records) + [
+        p for n in _values(records, "normalize") if n not in ("tower_kind", "")
+        for p in _pairs(records, "normalize", n, "tower_kind", ACCURACY)]
+
+
+def label_free_pairs(records: Sequence[CellRecord]) -> list[Paired]:
+    """Each unlabeled criterion against every other scoring condition, same seeds and ratio."""
+    conditions = list(dict.fromkeys((r.cell.method, r.cell.labels) for r in records
+                                    if r.cell.method != FULL))
+    return [p for method, labels in conditions if labels == 0
+            for other in conditions if other != (method, labels)
+            for m in ACCURACY
+            for p in paired_variants(records, metric=m, a={"method": method, "labels": 0},
+                                     b={"method": other[0], "labels": other[1]},
+                                     name="condition",
+                                     labels=(condition(method, 0), condition(*other)),
+                                     higher_is_better=True)]
 
 
 def with_vs_without_loss(records: Sequence[CellRecord]) -> list[Paired]:
@@ -81,15 +115,18 @@ class StudyLayout:
 
 
 LAYOUTS: Mapping[str, StudyLayout] = {
-    "sweep": StudyLayout(QUALITY + ("speedup", "memory_mb", "params_ratio"),
-                         knowledge_vs_magnitude),
-    "ablate-loss": StudyLayout(QUALITY, with_vs_without_loss),
-    "ablate-importance": StudyLayout(QUALITY + ("importance_s",), knowledge_vs_others),
-    "ablate-coverage": StudyLayout(QUALITY, partial_vs_full_coverage),
-    "sensitivity": StudyLayout(QUALITY, pruned_vs_full),
-    "cross-domain": StudyLayout(QUALITY, knowledge_vs_magnitude),
-    "quantize": StudyLayout(("accuracy", "memory_mb", "speedup", "latency_ms_b1",
-                             "params_ratio"), int8_vs_float),
+    "sweep": StudyLayout(("params_removed", *COLUMNS, "speedup", "memory_mb"),
+                         knowledge_vs_others),
+    "ablate-loss": StudyLayout(COLUMNS, with_vs_without_loss),
+    "ablate-importance": StudyLayout(("params_removed", *COLUMNS, "importance_s"),
+                                     criteria_and_normalisations),
+    "budget": StudyLayout(("params_removed", *COLUMNS, "finetune_s"), knowledge_vs_others),
+    "label-free": StudyLayout(("params_removed", *COLUMNS, "importance_s"), label_free_pairs),
+    "ablate-coverage": StudyLayout(COLUMNS, partial_vs_full_coverage),
+    "sensitivity": StudyLayout(COLUMNS, pruned_vs_full),
+    "cross-domain": StudyLayout(COLUMNS, knowledge_vs_magnitude),
+    "quantize": StudyLayout(("accuracy", "test_ce", "memory_mb", "speedup", "latency_ms_b1",
+                             "params_removed"), int8_vs_float),
     "overhead": StudyLayout(("importance_s", "finetune_s", "step_s"), loss_cost),
 }
 
@@ -110,13 +147,24 @@ def varying_fields(groups: Sequence[Group]) -> list[str]:
             or len({g.fields[f] for g in pruned}) > 1]
 
 
+def _field_text(group: Group, field: str) -> str:
+    """A cell field as the main table shows it; labels mean nothing to a method without data."""
+    method = group.fields["method"]
+    if field == "labels" and (method == FULL or method in DATA_FREE):
+        return "–"
+    return format_field(field, group.fields[field])
+
+
 def main_table(study: str, groups: Sequence[Group]) -> ReportTable:
     fields = varying_fields(groups)
     present = {m for g in groups for m in g.stats}
     metrics = [m for m in layout_of(study, groups).metrics if m in present]
-    rows = tuple(tuple(format_field(f, g.fields[f]) for f in fields) + (str(len(g.seeds)),)
+    rows = tuple(tuple(_field_text(g, f) for f in fields) + (str(len(g.seeds)),)
                  + tuple(format_stat(g.stats.get(m), m) for m in metrics) for g in groups)
-    caption = "Mean ± half-width of the 95% t-interval over n seeds."
+    caption = ("Mean ± half-width of the 95% t-interval over n seeds. Compression is the share "
+               "of prunable units' parameters removed; params removed (all) the share of all "
+               "parameters. One-shot: right after pruning, before fine-tuning; accuracy and "
+               "test CE (cross-entropy, nats) without a prefix: after fine-tuning.")
     pruned = [g for g in groups if g.fields["method"] != FULL]
     if pruned:
         constant = [f for f in FIELD_LABELS if f not in fields
@@ -138,13 +186,13 @@ def domain_table(groups: Sequence[Group], metric: str = "accuracy") -> ReportTab
     for g in groups:
         if metric in g.stats:
             row = rows.setdefault((g.fields["method"], g.fields["ratio"]), {})
-            row[g.fields["eval_data"]] = format_stat(g.stats[metric], metric)
+            row[g.fields["eval_data"]] = with_ce(g, metric, "test_ce")
     return ReportTable(
         f"{metric_info(metric).label} by evaluation set (Table 2 layout)",
         ("method", "compression", *sets),
         tuple((m, format_field("ratio", r), *(row.get(s, "–") for s in sets))
               for (m, r), row in rows.items()),
-        "Mean ± half-width of the 95% t-interval over seeds.", text_columns=2)
+        "Mean ± half-width of the 95% t-interval over seeds · test CE (mean).", text_columns=2)
 
 
 def overhead_table(groups: Sequence[Group]) -> ReportTable | None:
@@ -173,9 +221,19 @@ def overhead_table(groups: Sequence[Group]) -> ReportTable | None:
                        text_columns=2)
 
 
+EXTRA_TABLES: Mapping[str, tuple[Callable[[Sequence[Group]], ReportTable | None], ...]] = {
+    "sweep": (rank_table,),
+    "ablate-importance": (rank_table,),
+    "label-free": (label_free_table, rank_table),
+    "budget": (budget_table,),
+    "cross-domain": (domain_table,),
+    "overhead": (overhead_table,),
+}
+
+
 def study_tables(study: str, groups: Sequence[Group]) -> list[ReportTable]:
     tables = [main_table(study, groups)]
-    extra = {"cross-domain": domain_table, "overhead": overhead_table}.get(study)
-    if extra is not None and (table := extra(groups)) is not None:
-        tables.append(table)
+    for extra in EXTRA_TABLES.get(study, ()):
+        if (table := extra(groups)) is not None:
+            tables.append(table)
     return tables

@@ -162,6 +162,7 @@ def speedup_vs_ideal(path: Path, groups: Sequence[Group], paired: Sequence[Paire
 
 
 PLOTS: dict[str, Plot] = {
+    "oneshot_accuracy_vs_compression.png": _versus_compression("oneshot_accuracy"),
     "accuracy_vs_compression.png": _versus_compression("accuracy"),
     "hallucination_vs_compression.png": _versus_compression("hallucination"),
     "accuracy_vs_coverage.png": accuracy_vs_coverage,

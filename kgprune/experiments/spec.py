@@ -21,6 +21,11 @@ from kgprune.kg.coverage import Strategy
 FULL = "full"
 """The unpruned model: ratio 0, one cell per seed (and per evaluation set or quantization)."""
 QUANTIZE_MODES: tuple[str, ...] = ("none", "int8")
+DATA_FREE: tuple[str, ...] = ("magnitude", "random")
+"""Criteria that read no samples: how many are labelled cannot matter to them."""
+HEADLINE_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+"""Seeds of the studies whose comparisons are the paper's claims (Table 1, criteria, labels,
+budget); the secondary studies keep three."""
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy if s is not Strategy.SOURCE)
 
 
@@ -32,12 +37,13 @@ class Settings:
     data: str = ""  # a benchmark directory; "" = the built-in synthetic benchmark
     store: str = ""  # knowledge-graph store URL; "" = the embedded store with the bundled KG
     images: int = 2000  # images in the built-in benchmark
-    rounds: int = 3  # prune / fine-tune rounds
-    steps: int = 30  # fine-tuning steps per round
+    rounds: int = 1  # prune / fine-tune rounds (1: the one-shot model is the pruned one)
+    steps: int = 30  # fine-tuning steps per round, where the study does not vary it
     batch_size: int = 32
     lr: float = 5e-4  # fine-tuning learning rate
     lam: float = 0.5  # λ of L_knowledge in fine-tuning, where the study does not vary it
-    importance_samples: int = 256  # N, the samples importance is estimated on
+    importance_samples: int = 1024  # N, the samples importance is estimated on
+    normalize: str = "tower_kind"  # planner normalisation, where the study does not vary it
     eval_split: str = "test"
     quick: bool = False  # tiny settings for CI (QUICK_SETTINGS), applied before explicit values
 
@@ -65,12 +71,20 @@ class Cell:
     train_data: str = ""  # prune and fine-tune on this dataset; "" = Settings.data
     eval_data: str = ""  # evaluate on this dataset; "" = the training data
     quantize: str = "none"  # "int8": dynamic 8-bit quantization after pruning
+    normalize: str = ""  # planner normalisation; "" = Settings.normalize
+    steps: int | None = None  # fine-tuning steps per round; None = Settings.steps
+    labels: int | None = None
+    """Human-answered samples importance may read: None = every scoring sample keeps its answers;
+    0 = none (questions and images only, answers withheld); k = only k labelled samples."""
 
     def __post_init__(self) -> None:
         if self.method == FULL:
             for name, value in (("ratio", 0.0), ("lam", 0.0), ("tower", ""),
-                                ("layer_range", None), ("coverage", 1.0)):
+                                ("layer_range", None), ("coverage", 1.0), ("normalize", ""),
+                                ("steps", None), ("labels", None)):
                 object.__setattr__(self, name, value)
+        if self.method in DATA_FREE:
+            object.__setattr__(self, "labels", None)
         if self.coverage >= 1.0:
             object.__setattr__(self, "strategy", "edge")
 
@@ -92,6 +106,12 @@ class Cell:
             parts += ["eval", self.eval_data]
         if self.quantize != "none":
             parts.append(self.quantize)
+        if self.normalize:
+            parts += ["norm", self.normalize]
+        if self.steps is not None:
+            parts.append(f"ft{self.steps}")
+        if self.labels is not None:
+            parts.append(f"labels{self.labels}")
         return "-".join([*parts, f"s{self.seed}"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +129,14 @@ class Cell:
                    layer_range=None if layers is None else (int(layers[0]), int(layers[1])),
                    train_data=str(data.get("train_data", "")),
                    eval_data=str(data.get("eval_data", "")),
-                   quantize=str(data.get("quantize", "none")))
+                   quantize=str(data.get("quantize", "none")),
+                   normalize=str(data.get("normalize", "")),
+                   steps=_optional_int(data.get("steps")),
+                   labels=_optional_int(data.get("labels")))
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 CELL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Cell))
@@ -121,6 +148,9 @@ class StudySpec(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    compares_criteria: ClassVar[bool] = False
+    """Cells record their criterion's rank agreement with itself on other samples and with the
+    study's other criteria (kgprune.experiments.agreement)."""
     settings: Settings = Settings()
     seeds: tuple[int, ...] = (0, 1, 2)
 
@@ -174,9 +204,11 @@ def study(cls: type[StudySpec]) -> type[StudySpec]:
 @dataclass(frozen=True)
 class SweepSpec(StudySpec):
     name: ClassVar[str] = "sweep"
+    compares_criteria: ClassVar[bool] = True
     summary: ClassVar[str] = "Table 1: every method at every compression ratio and seed."
+    seeds: tuple[int, ...] = HEADLINE_SEEDS
     methods: tuple[str, ...] = (FULL, "random", "magnitude", "task", "knowledge")
-    ratios: tuple[float, ...] = (0.2, 0.3, 0.5)
+    ratios: tuple[float, ...] = (0.2, 0.3, 0.5, 0.7)
 
     def cells(self) -> tuple[Cell, ...]:
         return self._grid(self.methods, self.ratios)
@@ -187,6 +219,7 @@ class SweepSpec(StudySpec):
 class AblateLossSpec(StudySpec):
     name: ClassVar[str] = "ablate-loss"
     summary: ClassVar[str] = "Fine-tuning without (λ = 0) and with the knowledge loss."
+    seeds: tuple[int, ...] = HEADLINE_SEEDS
     methods: tuple[str, ...] = ("knowledge",)
     ratios: tuple[float, ...] = (0.3,)
     lams: tuple[float, ...] = (0.0, 0.5)
@@ -199,12 +232,61 @@ class AblateLossSpec(StudySpec):
 @dataclass(frozen=True)
 class AblateImportanceSpec(StudySpec):
     name: ClassVar[str] = "ablate-importance"
-    summary: ClassVar[str] = "Importance criteria compared at the same ratio and fine-tuning."
+    compares_criteria: ClassVar[bool] = True
+    summary: ClassVar[str] = ("Importance criteria compared at the same ratio and fine-tuning, "
+                              "under each planner normalisation.")
+    seeds: tuple[int, ...] = HEADLINE_SEEDS
     methods: tuple[str, ...] = ("knowledge", "task", "magnitude", "taylor", "activation")
-    ratios: tuple[float, ...] = (0.3,)
+    ratios: tuple[float, ...] = (0.5,)
+    normalizations: tuple[str, ...] = ("tower_kind", "tower", "none")
 
     def cells(self) -> tuple[Cell, ...]:
-        return self._grid(self.methods, self.ratios)
+        return self._grid(self.methods, self.ratios, normalize=self.normalizations)
+
+
+@study
+@dataclass(frozen=True)
+class BudgetSpec(StudySpec):
+    name: ClassVar[str] = "budget"
+    summary: ClassVar[str] = ("Fine-tuning budget: how many steps per round return every "
+                              "method to the full model (0 steps is the one-shot column).")
+    seeds: tuple[int, ...] = HEADLINE_SEEDS
+    methods: tuple[str, ...] = (FULL, "random", "magnitude", "task", "knowledge")
+    ratios: tuple[float, ...] = (0.5, 0.7)
+    budgets: tuple[int, ...] = (10, 30, 100)
+
+    def cells(self) -> tuple[Cell, ...]:
+        return self._grid(self.methods, self.ratios, steps=self.budgets)
+
+
+@study
+@dataclass(frozen=True)
+class LabelFreeSpec(StudySpec):
+    name: ClassVar[str] = "label-free"
+    compares_criteria: ClassVar[bool] = True
+    summary: ClassVar[str] = ("Knowledge without labels: importance from questions and images "
+                              "alone (KG targets) against task gradients on few labelled "
+                              "samples and against magnitude; the same labelled fine-tuning "
+                              "for all.")
+    seeds: tuple[int, ...] = HEADLINE_SEEDS
+    unlabeled_methods: tuple[str, ...] = ("knowledge",)
+    """Scored on Settings.importance_samples samples whose answers are withheld."""
+    labelled_methods: tuple[str, ...] = ("task",)
+    """Scored on each count of `labels` human-answered samples."""
+    labels: tuple[int, ...] = (16, 64, 256)
+    baselines: tuple[str, ...] = (FULL, "random", "magnitude", "task")
+    """Scored as in every study: data-free, or on importance_samples labelled samples."""
+    ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
+
+    def cells(self) -> tuple[Cell, ...]:
+        parts = (self._grid(self.baselines, self.ratios)
+                 + self._grid(self.unlabeled_methods, self.ratios, labels=(0,))
+                 + self._grid(self.labelled_methods, self.ratios, labels=self.labels))
+        found: dict[str, Cell] = {}
+        for cell in sorted(parts, key=lambda c: c.seed):  # stable: each seed's table together
+            if found.setdefault(cell.cell_id, cell) != cell:
+                raise ExperimentError(Errors.K606.format(study=self.name, cell_id=cell.cell_id))
+        return tuple(found.values())
 
 
 @study

@@ -23,7 +23,12 @@ class MetricInfo:
 
 
 METRICS: Mapping[str, MetricInfo] = {
+    "params_removed": MetricInfo("params removed (all)", ".1%"),
+    "removed_ratio": MetricInfo("removed (prunable)", ".1%"),
+    "oneshot_accuracy": MetricInfo("one-shot accuracy (%)", ".1f"),
+    "oneshot_ce": MetricInfo("one-shot CE", ".3f", higher_is_better=False),
     "accuracy": MetricInfo("accuracy (%)", ".1f"),
+    "test_ce": MetricInfo("test CE", ".3f", higher_is_better=False),
     "hallucination": MetricInfo("hallucination (%)", ".1f", higher_is_better=False),
     "speedup": MetricInfo("speedup", ".2f", suffix="×"),
     "ideal_speedup": MetricInfo("ideal speedup", ".2f", suffix="×"),
@@ -36,15 +41,22 @@ METRICS: Mapping[str, MetricInfo] = {
     "importance_s": MetricInfo("importance (s)", ".2f", higher_is_better=False),
     "step_s": MetricInfo("fine-tune step (s)", ".4f", higher_is_better=False),
     "finetune_s": MetricInfo("fine-tuning (s)", ".1f", higher_is_better=False),
+    "rank_self": MetricInfo("ρ self (other samples)", ".3f"),
 }
+RANK_PREFIX = "rank_vs_"
 FIELD_LABELS: Mapping[str, str] = {
     "method": "method", "ratio": "compression", "lam": "λ", "coverage": "KG coverage",
     "strategy": "sampling", "tower": "tower", "layer_range": "layers",
     "train_data": "pruned on", "eval_data": "evaluated on", "quantize": "quantization",
+    "normalize": "normalisation", "steps": "fine-tuning steps", "labels": "labelled samples",
 }
+NORMALIZATION_LABELS: Mapping[str, str] = {"tower_kind": "per pool", "tower": "per tower",
+                                           "none": "none", "": "default"}
 
 
 def metric_info(name: str) -> MetricInfo:
+    if name.startswith(RANK_PREFIX):
+        return MetricInfo(f"ρ vs {name[len(RANK_PREFIX):]}", ".3f")
     return METRICS.get(name, MetricInfo(name.replace("_", " "), ".4g"))
 
 
@@ -74,6 +86,12 @@ def format_stat(stat: Stat | None, name: str) -> str:
 def format_field(name: str, value: Any) -> str:
     if name in ("ratio", "coverage"):
         return f"{value:.0%}"
+    if name == "normalize":
+        return NORMALIZATION_LABELS.get(value, str(value))
+    if name == "labels":
+        return "all" if value is None else "none (KG targets)" if value == 0 else str(value)
+    if name == "steps":
+        return "default" if value is None else str(value)
     if name == "layer_range":
         return format_layer_range(value) or "all"
     if name == "tower":
@@ -118,6 +136,8 @@ class ReportTable:
 
 
 def _variant(field: str, value: Any) -> str:
+    if field not in FIELD_LABELS:  # a comparison across several fields names its variants
+        return str(value)
     text = format_field(field, value)
     return text if field == "method" else f"{FIELD_LABELS[field]} {text}"
 

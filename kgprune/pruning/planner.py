@@ -33,7 +33,11 @@ from kgprune.pruning.units import HeadGroup, NeuronGroup, UnitGroup, UnitSet
 
 TARGETS = ("params", "flops")
 GQA_MODES = ("groups", "heads")
-NORMALIZATIONS = ("tower_kind", "none")
+NORMALIZATIONS = ("tower_kind", "tower", "none")
+"""How scores are made comparable before the global ranking: each (tower, unit kind) pool
+rescaled to mean 1 (so every pool loses about the same share whatever its score scale), each
+tower rescaled to mean 1 (heads and neurons of a tower compete on raw values, towers do not), or
+raw score per cost (a criterion may then say "fusion matters more than vision")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class PlanConfig:
     neuron_multiple: int = 1
     gqa_mode: str = "groups"
     normalize: str = "tower_kind"
+    """One of NORMALIZATIONS."""
 
     def __post_init__(self) -> None:
         if isinstance(self.protected, str):
@@ -192,22 +197,38 @@ def _slots(group: UnitGroup, scores: list[float], config: PlanConfig,
                        config.head_multiple, True)
 
 
+def _pool(group: UnitGroup, normalize: str) -> tuple[str, ...]:
+    return (group.tower, group.kind) if normalize == "tower_kind" else (group.tower,)
+
+
 def _values(built: list[_GroupSlots], normalize: str) -> dict[str, list[float]]:
-    """Score per cost of every slot, divided by its mean within the (tower, kind) when asked."""
+    """Score per cost of every slot, divided by its pool's mean (see NORMALIZATIONS)."""
     raw = {b.group.key: [s.score / s.cost if s.cost > 0 else math.inf for s in b.slots]
            for b in built}
     if normalize == "none":
         return raw
-    pools: dict[tuple[str, str], list[float]] = {}
+    pools: dict[tuple[str, ...], list[float]] = {}
     for b in built:
-        pools.setdefault((b.group.tower, b.group.kind), []).extend(
+        pools.setdefault(_pool(b.group, normalize), []).extend(
             v for v in raw[b.group.key] if math.isfinite(v))
     means = {k: sum(v) / len(v) if v else 0.0 for k, v in pools.items()}
     out = {}
     for b in built:
-        mean = means[(b.group.tower, b.group.kind)]
+        mean = means[_pool(b.group, normalize)]
         out[b.group.key] = [v / mean if mean > 0 else v for v in raw[b.group.key]]
     return out
+
+
+def ranking_values(units: UnitSet, scores: ImportanceScores | Mapping[str, torch.Tensor],
+                   config: PlanConfig, *,
+                   costs: Mapping[str, float] | None = None) -> dict[str, list[float]]:
+    """Per unprotected group, the values its slots are ranked by (lowest removed first): what
+    two criteria must agree on to make the same plan, so rank correlations compare these."""
+    per_unit = scores.scores if isinstance(scores, ImportanceScores) else dict(scores)
+    prunable = [g for g in units if not config.is_protected(g)]
+    check_scores(per_unit, prunable)
+    built = [_slots(g, per_unit[g.key].double().tolist(), config, costs) for g in prunable]
+    return _values(built, config.normalize)
 
 
 Chunk = tuple[float, list[_Slot], float]

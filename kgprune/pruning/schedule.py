@@ -42,6 +42,9 @@ ROUND_DIR = "round-{r}"
 OWNER_MARK = "run.json"
 EventFn = Callable[[str, Mapping[str, Any]], None]
 """Called with an event name ("importance", "finetune_step", "round") and its figures."""
+PrunedFn = Callable[[int, ModelAdapter], None]
+"""Called with the round and the model right after its units are removed, before fine-tuning:
+after round 1 of a one-round schedule, that is the one-shot pruned model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +207,14 @@ def _finished(out_dir: Path, config: PruneConfig) -> dict[str, Any] | None:
 
 def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir: Path, *,
           teacher: ModelAdapter | None = None, info: Mapping[str, Any] | None = None,
-          on_event: EventFn | None = None) -> PruneResult:
-    """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`."""
+          on_event: EventFn | None = None, scoring: PruningData | None = None,
+          on_pruned: PrunedFn | None = None) -> PruneResult:
+    """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`.
+
+    Importance is scored on `scoring` (default: `data`, which fine-tuning always uses), so a
+    study can score on other samples than it fine-tunes on, e.g. ones without human answers."""
     out_dir = Path(out_dir)
+    scoring = data if scoring is None else scoring
     emit = on_event or (lambda _name, _data: None)
     if config.finetune.distill and teacher is None:
         raise ConfigError(Errors.K562)
@@ -229,14 +237,14 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
     resumed_from = len(records)
     for r in range(resumed_from + 1, config.rounds + 1):
         units = discover_units(adapter.model)
-        batches = round_batches(adapter, data, config, r)
+        batches = round_batches(adapter, scoring, config, r)
         costs = _flop_costs(adapter, units, batches[0]) if config.plan.target == "flops" else None
         current = _prunable_cost(units, config.plan, costs)
         total_cost = current if total_cost is None else total_cost
         goal = config.ratio * r / config.rounds * total_cost
         share = min(0.99, max(0.0, (goal - removed_cost) / current)) if current else 0.0
         start = time.perf_counter()
-        scores = score_units(adapter, data, config, batches=batches, units=units)
+        scores = score_units(adapter, scoring, config, batches=batches, units=units)
         importance_seconds = time.perf_counter() - start
         emit("importance", {"round": r, "seconds": importance_seconds})
         compensation = None
@@ -245,6 +253,8 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
         step_plan = build_plan(units, scores, replace(config.plan, ratio=share), costs=costs)
         removed_cost += float(step_plan.settings["removed_cost"])
         apply_plan(adapter.model, step_plan, units=units, compensation=compensation)
+        if on_pruned is not None:
+            on_pruned(r, adapter)
         composed = compose(composed, replace(step_plan, prunable_params=prunable))
         composed = replace(composed, criterion=config.method, target_ratio=config.ratio)
         tuned: FinetuneReport = finetune(

@@ -17,15 +17,28 @@ PENALTY = {"knowledge": 20.0, "magnitude": 24.0, "random": 40.0, "taylor": 22.0,
 
 def formula_metrics(cell: Cell) -> dict[str, float]:
     """accuracy falls with the ratio (less for knowledge than magnitude), rises by 0.5 per seed,
-    falls with missing coverage and with pruning late layers; int8 quarters memory."""
-    accuracy = 75.0 - PENALTY[cell.method] * cell.ratio + 0.5 * cell.seed
+    falls with missing coverage and with pruning late layers; int8 quarters memory. One-shot
+    loses twice the penalty; `steps` fine-tuning steps win back steps / (steps + 10) of it;
+    task scored on k labels pays 40 / k more per unit ratio. Cross-entropy is 1 + (75 -
+    accuracy) / 50. Data criteria agree with themselves at 0.8 + 0.01 x seed, with magnitude
+    at 0.2."""
+    penalty = PENALTY[cell.method] + (40.0 / cell.labels if cell.labels else 0.0)
+    accuracy = 75.0 - penalty * cell.ratio + 0.5 * cell.seed
     accuracy -= 4.0 * (1.0 - cell.coverage) + (2.0 if cell.lam == 0 and cell.ratio else 0.0)
     if cell.layer_range is not None:
         accuracy -= 1.0 + cell.layer_range[0]
     if cell.eval_data not in ("", "standard"):
         accuracy -= 7.0
+    oneshot = accuracy - penalty * cell.ratio
+    if cell.steps is not None:
+        accuracy = oneshot + (accuracy - oneshot) * cell.steps / (cell.steps + 10)
+    ranks = {} if cell.method in (FULL, "random", "magnitude") else {
+        "rank_self": 0.8 + 0.01 * cell.seed, "rank_vs_magnitude": 0.2}
     return {
-        "accuracy": accuracy,
+        **ranks,
+        "oneshot_accuracy": oneshot, "oneshot_ce": 1 + (75 - oneshot) / 50,
+        "accuracy": accuracy, "test_ce": 1 + (75 - accuracy) / 50,
+        "params_removed": 0.2 * cell.ratio,
         "hallucination": 12.0 + 20.0 * cell.ratio - 0.25 * cell.seed,
         "params_ratio": 1.0 - cell.ratio,
         "speedup": 1.0 / (1.0 - 0.8 * cell.ratio),

@@ -61,9 +61,10 @@ def test_results_csv_has_one_row_per_cell(sweep: Path) -> None:
     rows = _rows(sweep / RESULTS_CSV)
     header = next(csv.reader((sweep / RESULTS_CSV).open(encoding="utf-8")))
     assert header[:len(CELL_FIELDS) + 3] == ["cell_id", *CELL_FIELDS, "wall_s", "finished_utc"]
-    assert header[len(CELL_FIELDS) + 3:] == ["accuracy", "hallucination", "speedup",
-                                             "ideal_speedup", "memory_mb", "params_ratio",
-                                             "importance_s", "step_s", "finetune_s"]
+    assert header[len(CELL_FIELDS) + 3:] == [
+        "params_removed", "oneshot_accuracy", "oneshot_ce", "accuracy", "test_ce",
+        "hallucination", "speedup", "ideal_speedup", "memory_mb", "params_ratio",
+        "importance_s", "step_s", "finetune_s", "rank_self", "rank_vs_magnitude"]
     assert len(rows) == 15
     row = next(r for r in rows if r["cell_id"] == "knowledge-r0.2-lam0.5-s1")
     assert float(row["accuracy"]) == pytest.approx(75 - 20 * 0.2 + 0.5)
@@ -96,25 +97,35 @@ def test_results_json_holds_every_number(sweep: Path) -> None:
     assert accuracy[0.5]["wins"] == 3 and accuracy[0.5]["seeds"] == [0, 1, 2]
     assert sorted(results["plots"]) == ["accuracy_vs_compression.png",
                                         "hallucination_vs_compression.png",
+                                        "oneshot_accuracy_vs_compression.png",
                                         "speedup_vs_ideal.png"]
 
 
 def test_report_md_has_table_1_and_the_paired_comparison(sweep: Path) -> None:
     text = (sweep / REPORT_MD).read_text(encoding="utf-8")
     assert "### Table 1: methods by compression" in text
-    assert ("| method | compression | n | accuracy (%) | hallucination (%) | speedup | "
-            "memory (MB) | params kept |") in text
-    assert "| full | 0% | 3 | 75.5 ± 1.2 | 11.8 ± 0.6 | 1.00× ± 0.00 | 400.0 ± 0.0 |" in text
-    assert "| knowledge | 20% | 3 | 71.5 ± 1.2 | 15.8 ± 0.6 |" in text
+    assert ("| method | compression | n | params removed (all) | one-shot accuracy (%) | "
+            "one-shot CE | accuracy (%) | test CE | hallucination (%) | speedup | "
+            "memory (MB) |") in text
+    # the full model is its own one-shot model; CE = 1 + (75 - accuracy) / 50
+    assert ("| full | 0% | 3 | 0.0% ± 0.0% | 75.5 ± 1.2 | 0.990 ± 0.025 | 75.5 ± 1.2 | "
+            "0.990 ± 0.025 | 11.8 ± 0.6 | 1.00× ± 0.00 | 400.0 ± 0.0 |") in text
+    # accuracies 71, 71.5, 72 after fine-tuning; one-shot pays the penalty 20 x 0.2 again
+    assert "| knowledge | 20% | 3 | 4.0% ± 0.0% | 67.5 ± 1.2 | 1.150 ± 0.025 | 71.5 ± 1.2 |" \
+        in text
     assert "| knowledge − magnitude | compression 50% | accuracy (%) | 2.0 | [2.0, 2.0] | " \
            "3/0/0 | 3 |" in text
+    assert "| knowledge − magnitude | compression 50% | one-shot accuracy (%) | 4.0 | " \
+           "[4.0, 4.0] | 3/0/0 | 3 |" in text
+    assert "### Rank agreement of importance (Spearman ρ, unpruned model)" in text
+    assert "| knowledge | 3 | 0.810 ± 0.025 | 0.200 ± 0.000 |" in text
     assert "![accuracy vs compression](accuracy_vs_compression.png)" in text
     assert "Partial" not in text and "kgprune experiment sweep --config config.toml" in text
 
 
 def test_figures_are_pngs_and_only_where_there_is_data(sweep: Path) -> None:
     for name in ("accuracy_vs_compression.png", "hallucination_vs_compression.png",
-                 "speedup_vs_ideal.png"):
+                 "oneshot_accuracy_vs_compression.png", "speedup_vs_ideal.png"):
         _assert_png(sweep / name)
     assert not (sweep / "accuracy_vs_coverage.png").exists()
     assert not (sweep / "layer_sensitivity.png").exists()
@@ -134,6 +145,37 @@ def test_coverage_and_sensitivity_studies_draw_their_figures(tmp_path: Path) -> 
              for c in groups if c["metric"] == "accuracy"}
     assert drops == {(t, r): pytest.approx(-0.4 * 20 - 1 - r[0])
                      for t in ("vision", "text") for r in ((0, 1), (2, 3))}
+
+
+def test_budget_table_shows_accuracy_by_steps_and_the_spread_between_methods(
+        tmp_path: Path) -> None:
+    run = _run(tmp_path, "budget", "seeds=0,1", "methods=full,knowledge,random",
+               "ratios=0.5", "budgets=10,90")
+    text = (run / REPORT_MD).read_text(encoding="utf-8")
+    assert "| method | compression | 0 (one-shot) | 10 | 90 |" in text
+    # knowledge 50%, seeds 0 and 1: fine-tuned 65 + 0.5 s, one-shot 10 lower, steps win back
+    # 10 / 20 and 90 / 100 of it; CE 1 + (75 - accuracy) / 50
+    assert "| knowledge | 50% | 55.2 ± 3.2 · 1.395 | 60.2 ± 3.2 · 1.295 | " \
+           "64.2 ± 3.2 · 1.215 |" in text
+    # random pays 40 x 0.5 = 20 where knowledge pays 10: one-shot 35.25 vs 55.25, then each
+    # wins back its share of its own loss: spreads 20, 15, 11
+    assert "| spread (max − min) | 50% | 20.0 | 15.0 | 11.0 |" in text
+    assert "Full model: 75.2 ± 3.2 · 0.995." in text
+
+
+def test_label_free_table_and_pairs_cross_method_and_labels(tmp_path: Path) -> None:
+    run = _run(tmp_path, "label-free", "seeds=0,1", "ratios=0.5", "labels=16",
+               "baselines=full,magnitude")
+    text = (run / REPORT_MD).read_text(encoding="utf-8")
+    assert "| scoring | one-shot 50% | fine-tuned 50% |" in text
+    assert "| knowledge, no labels | 55.2 ± 3.2 · 1.395 | 65.2 ± 3.2 · 1.195 |" in text
+    # task on 16 labels pays 21 + 40 / 16 = 23.5 per unit ratio
+    assert "| task, 16 labels | 51.8 ± 3.2 · 1.465 | 63.5 ± 3.2 · 1.230 |" in text
+    assert "| knowledge, no labels − task, 16 labels | compression 50% | accuracy (%) | 1.8 " \
+           "| [1.8, 1.8] | 2/0/0 | 2 |" in text
+    assert "| knowledge, no labels − magnitude (no data) | compression 50% | " \
+           "one-shot accuracy (%) | 4.0 | [4.0, 4.0] | 2/0/0 | 2 |" in text
+    assert "| magnitude | 50% | – | 2 |" in text, "labels mean nothing to magnitude"
 
 
 def test_a_partial_run_reports_what_finished_and_rerenders(tmp_path: Path) -> None:

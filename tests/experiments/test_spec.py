@@ -12,9 +12,12 @@ from kgprune.experiments.spec import FULL, QUICK_SETTINGS, STUDIES, Cell
 
 
 @pytest.mark.parametrize(("study", "count"), [
-    ("sweep", 3 * (1 + 4 * 3)),            # full once per seed + 4 methods x 3 ratios
-    ("ablate-loss", 3 * 2),                # λ 0 and 0.5
-    ("ablate-importance", 3 * 5),
+    ("sweep", 5 * (1 + 4 * 4)),            # full once per seed + 4 methods x 4 ratios
+    ("ablate-loss", 5 * 2),                # λ 0 and 0.5
+    ("ablate-importance", 5 * 5 * 3),      # 5 criteria x 3 normalisations
+    ("budget", 5 * (1 + 4 * 2 * 3)),       # full + 4 methods x 2 ratios x 3 budgets
+    # full + (random, magnitude, task on all labels, knowledge on none, task on 3 counts) x 3
+    ("label-free", 5 * (1 + 7 * 3)),
     ("ablate-coverage", 3 * (3 * 4 + 1)),  # 3 partial levels x 4 strategies + full coverage
     ("sensitivity", 3 * (1 + 3 * 2)),      # full + 3 towers x 2 layer ranges
     ("cross-domain", 3 * (5 + 2 * 5)),     # full and 2 methods, each on 5 evaluation sets
@@ -36,6 +39,40 @@ def test_cell_ids_are_readable_and_stable() -> None:
         "knowledge-r0.4-lam0.5-vision-L0-6-s0"
     assert Cell("x", "magnitude", 0.3, 0, 0.0, train_data="standard", eval_data="text",
                 quantize="int8").cell_id == "magnitude-r0.3-lam0-on-standard-eval-text-int8-s0"
+
+
+def test_new_axes_show_in_ids_and_mean_nothing_where_they_cannot_matter() -> None:
+    cell = Cell("x", "knowledge", 0.5, 1, 0.5, normalize="none", steps=10, labels=0)
+    assert cell.cell_id == "knowledge-r0.5-lam0.5-norm-none-ft10-labels0-s1"
+    assert Cell.from_dict(cell.to_dict()) == cell
+    assert Cell("x", "magnitude", 0.5, 0, 0.5, labels=16).labels is None  # reads no samples
+    full = Cell("x", FULL, 0.5, 0, 0.5, normalize="tower", steps=10, labels=0)
+    assert (full.normalize, full.steps, full.labels, full.cell_id) == ("", None, None, "full-s0")
+    old = {k: v for k, v in cell.to_dict().items() if k not in ("normalize", "steps", "labels")}
+    assert Cell.from_dict(old) == Cell("x", "knowledge", 0.5, 1, 0.5)  # records before them
+
+
+def test_label_free_cells_score_each_condition_once_per_seed() -> None:
+    spec = load_spec("label-free", sets=["seeds=0,1", "ratios=0.5", "labels=16,64"])
+    cells = spec.cells()
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells), "seeds outermost"
+    assert {(c.method, c.labels) for c in cells if c.seed == 0} == {
+        (FULL, None), ("random", None), ("magnitude", None), ("task", None),
+        ("knowledge", 0), ("task", 16), ("task", 64)}
+    with pytest.raises(ExperimentError, match=r"\[K601\].*labels"):
+        load_spec("label-free", sets=["labels=0"])  # no labels is the unlabeled methods' job
+
+
+def test_normalisation_is_a_setting_and_an_ablation_axis() -> None:
+    spec = load_spec("ablate-importance", sets=["seeds=0", "methods=knowledge",
+                                                "normalizations=none,tower"])
+    assert [c.normalize for c in spec.cells()] == ["none", "tower"]
+    assert load_spec("sweep", sets=["normalize=none"]).settings.normalize == "none"
+    with pytest.raises(ExperimentError, match=r"\[K601\].*normalize.*tower_kind, tower, none"):
+        load_spec("sweep", sets=["normalize=layer"])
+    budget = load_spec("budget", sets=["seeds=0", "methods=knowledge", "ratios=0.5",
+                                       "budgets=0,10"])
+    assert [c.steps for c in budget.cells()] == [0, 10]
 
 
 def test_cells_that_mean_the_same_run_are_equal() -> None:

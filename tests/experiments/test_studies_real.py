@@ -15,7 +15,9 @@ from typer.testing import CliRunner, Result
 
 from kgprune.cli import app
 from kgprune.errors import ExperimentError
+from kgprune.experiments import cells
 from kgprune.experiments.config import load_spec
+from kgprune.experiments.labels import AnswersWithheld
 from kgprune.experiments.records import CellRecord
 from kgprune.experiments.report import (
     REPORT_MD,
@@ -25,6 +27,8 @@ from kgprune.experiments.report import (
 )
 from kgprune.experiments.run_dir import CELLS, CONFIG, INPUTS, read_records
 from kgprune.experiments.spec import FULL, STUDIES
+from kgprune.pruning.data import PruningData
+from kgprune.pruning.schedule import PruneConfig, prune
 
 cli = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -35,7 +39,10 @@ GRIDS: dict[str, tuple[str, ...]] = {
     # two ratios draw the compression curves; magnitude gives the knowledge - magnitude pairs
     "sweep": ("methods=full,knowledge,magnitude", "ratios=0.3,0.5"),
     "ablate-loss": (),  # knowledge at 30%, λ = 0 and λ = 0.5
-    "ablate-importance": (),  # every criterion at 30%
+    # every criterion at 50%, per pool and without normalisation
+    "ablate-importance": ("normalizations=tower_kind,none",),
+    "budget": ("methods=full,knowledge", "ratios=0.5", "budgets=0,2"),
+    "label-free": ("ratios=0.5", "labels=4", "baselines=full,magnitude"),
     "ablate-coverage": ("coverages=0.5,1.0", "strategies=edge"),
     "sensitivity": ("towers=vision", "layer_ranges=0-0,1-1"),
     "cross-domain": ("eval_data=standard,paraphrase",),
@@ -43,15 +50,25 @@ GRIDS: dict[str, tuple[str, ...]] = {
     "overhead": (),  # knowledge and magnitude, λ = 0 and λ = 0.5
 }
 FIGURES: dict[str, set[str]] = {
-    "sweep": {"accuracy_vs_compression.png", "hallucination_vs_compression.png", SPEEDUP},
+    "sweep": {"oneshot_accuracy_vs_compression.png", "accuracy_vs_compression.png",
+              "hallucination_vs_compression.png", SPEEDUP},
     "ablate-coverage": {"accuracy_vs_coverage.png", SPEEDUP},
     "sensitivity": {"layer_sensitivity.png", SPEEDUP},
 }
 REPORT_TEXT: dict[str, tuple[str, ...]] = {
-    "sweep": ("### Table 1: methods by compression", "| knowledge − magnitude |"),
+    "sweep": ("### Table 1: methods by compression", "| knowledge − magnitude |",
+              "| one-shot accuracy (%) | one-shot CE | accuracy (%) | test CE |",
+              "params removed (all)", "### Rank agreement of importance"),
     "ablate-loss": ("### ablate-loss: results", "| λ 0.5 − λ 0 |"),
-    "ablate-importance": ("importance (s)", *(f"| knowledge − {m} |" for m in
-                                              ("task", "magnitude", "taylor", "activation"))),
+    "ablate-importance": ("importance (s)", "| normalisation |", "ρ self (other samples)",
+                          "| normalisation none − normalisation per pool |",
+                          *(f"| knowledge − {m} |" for m in
+                            ("task", "magnitude", "taylor", "activation"))),
+    "budget": ("### Accuracy by fine-tuning budget (steps per round)",
+               "| method | compression | 0 (one-shot) | 0 | 2 |", "| spread (max − min) |"),
+    "label-free": ("### Label-free scoring: accuracy by scoring condition and compression",
+                   "| knowledge, no labels |", "| task, 4 labels |",
+                   "| knowledge, no labels − task, 4 labels |", "ρ vs task"),
     "ablate-coverage": ("| KG coverage |", "| KG coverage 50% − KG coverage 100% |"),
     "sensitivity": ("| layers |", "tower vision", "| knowledge − full |"),
     "cross-domain": ("### accuracy (%) by evaluation set (Table 2 layout)",
@@ -85,17 +102,23 @@ def _run(study: str, sets: list[str], *target: str) -> Result:
 
 
 def _check_metrics(record: CellRecord) -> None:
-    """Accuracy and hallucination are percentages; size and FLOPs are kept / original."""
+    """Accuracy and hallucination are percentages; size and FLOPs are kept / original;
+    cross-entropies are positive; rank correlations lie in [-1, 1]."""
     m, cell = record.metrics, record.cell_id
     assert 0 <= m["accuracy"] <= 100 and 0 <= m["hallucination"] <= 100, cell
+    assert 0 <= m["oneshot_accuracy"] <= 100 and m["test_ce"] > 0 and m["oneshot_ce"] > 0, cell
+    assert m["params_removed"] == pytest.approx(1 - m["params_ratio"]), cell
+    assert all(-1 <= v <= 1 for k, v in m.items() if k.startswith("rank_")), cell
     assert 0 < m["params_ratio"] <= 1 and 0 < m["flops_ratio"] <= 1, cell
     assert m["speedup"] > 0 and m["speedup_b1"] > 0 and m["ideal_speedup"] > 0, cell
     assert m["memory_mb"] > 0, cell
     if record.cell.method == FULL:
         assert m["params_ratio"] == 1 and "importance_s" not in m, cell
+        assert (m["oneshot_accuracy"], m["oneshot_ce"]) == (m["accuracy"], m["test_ce"]), cell
     else:
         assert m["params_ratio"] < 1 and m["flops_ratio"] < 1, cell
-        assert m["removed_ratio"] > 0 and m["step_s"] > 0 and m["importance_s"] >= 0, cell
+        assert m["removed_ratio"] > 0 and m["importance_s"] >= 0, cell
+        assert m["step_s"] > 0 or record.cell.steps == 0, cell
 
 
 def _table(results: dict[str, Any], title: str) -> dict[str, Any]:
@@ -103,11 +126,33 @@ def _table(results: dict[str, Any], title: str) -> dict[str, Any]:
     return table
 
 
-def _check_study_specifics(study: str, records: list[CellRecord],
-                           results: dict[str, Any]) -> None:
-    """What the study is about shows in its numbers, not only in its headings."""
+def _check_study_specifics(study: str, records: list[CellRecord], results: dict[str, Any],
+                           scored: list[tuple[str, int, int]]) -> None:
+    """What the study is about shows in its numbers, not only in its headings. `scored` holds,
+    per pruning, the method, its scoring samples and how many of them withheld their answers."""
     compared = {(p["field"], p["a"], p["b"], p["metric"]) for p in results["comparisons"]}
-    if study == "overhead":
+    pruned = [r for r in records if r.cell.method != FULL]
+    if study in ("sweep", "ablate-importance", "label-free"):
+        data_cells = [r for r in pruned if r.cell.method not in ("random", "magnitude")]
+        assert data_cells and all("rank_self" in r.metrics for r in data_cells)
+        assert all("rank_vs_magnitude" in r.metrics for r in data_cells)
+    if study == "label-free":
+        unlabeled = [r.cell for r in pruned if r.cell.labels == 0]
+        assert [c.method for c in unlabeled] == ["knowledge"]
+        assert [(m, n) for m, n, withheld in scored if withheld] == [("knowledge", 16)]
+        assert all(withheld in (0, n) for _, n, withheld in scored)
+        assert ("task", 4, 0) in scored, "task scores its 4 labelled samples, answers and all"
+        assert ("condition", "knowledge, no labels", "task, 4 labels", "accuracy") in compared
+    elif study == "budget":
+        steps = {r.cell.steps: r.metrics for r in pruned}
+        assert set(steps) == {0, 2}
+        assert steps[0]["accuracy"] == steps[0]["oneshot_accuracy"], "0 steps: nothing tuned"
+        assert steps[0]["oneshot_accuracy"] == steps[2]["oneshot_accuracy"], "same pruning"
+        assert steps[2]["test_ce"] != steps[2]["oneshot_ce"], "2 steps change the model"
+    elif study == "ablate-importance":
+        assert {r.cell.normalize for r in pruned} == {"tower_kind", "none"}
+        assert ("normalize", "none", "tower_kind", "accuracy") in compared
+    elif study == "overhead":
         rows = {(r[0], r[1]): r for r in _table(results, "Overhead")["rows"]}
         assert set(rows) == {(m, lam) for m in ("knowledge", "magnitude") for lam in ("0", "0.5")}
         for method in ("knowledge", "magnitude"):
@@ -142,9 +187,27 @@ def test_every_study_is_covered() -> None:
     assert set(FIGURES) <= set(STUDIES) and set(REPORT_TEXT) == set(STUDIES)
 
 
+@pytest.fixture
+def scored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """Spies on the runner's pruning: per call, the method, its scoring samples and how many of
+    them withheld their answers."""
+    calls: list[tuple[str, int, int]] = []
+
+    def spy(adapter: Any, data: PruningData, config: PruneConfig, out: Path,
+            **kwargs: Any) -> Any:
+        scoring = kwargs.get("scoring") or data
+        calls.append((config.method, len(scoring),
+                      sum(isinstance(t, AnswersWithheld) for t in scoring.task)))
+        return prune(adapter, data, config, out, **kwargs)
+
+    monkeypatch.setattr(cells, "prune", spy)
+    return calls
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("study", list(GRIDS))
-def test_study_runs_end_to_end(study: str, home: Path, tmp_path: Path) -> None:
+def test_study_runs_end_to_end(study: str, home: Path, tmp_path: Path,
+                               scored: list[tuple[str, int, int]]) -> None:
     out = tmp_path / "results"
     result = _run(study, _sets(study), "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -177,7 +240,7 @@ def test_study_runs_end_to_end(study: str, home: Path, tmp_path: Path) -> None:
         assert text in report, text
     for name in figures:
         assert f"]({name})" in report, name
-    _check_study_specifics(study, records, results)
+    _check_study_specifics(study, records, results, scored)
 
 
 @pytest.mark.slow

@@ -54,12 +54,14 @@ def test_prune_then_measure_quantize_and_evaluate(bench: Bench, bundled_store: L
     out = tmp_path / "pruned"
     report = _json(["prune", *_common(bench, bundled_store, trained), "--method", "knowledge",
                     "--ratio", "0.4", "--rounds", "2", "--steps", "2", "--coverage", "0.5",
-                    "--out", str(out), "--json"])
+                    "--normalize", "tower", "--out", str(out), "--json"])
     assert report["removed_ratio"] == pytest.approx(0.4, abs=0.05)
     assert [r["round"] for r in report["rounds"]] == [1, 2]
     manifest = read_manifest(out)
     assert manifest["info"]["view"]["level"] == 0.5 and manifest["criterion"] == "knowledge"
     assert manifest["info"]["kg_facts_in_view"] < bundled_store.stats().facts
+    assert manifest["info"]["schedule"]["plan"]["normalize"] == "tower"
+    assert manifest["info"]["plan"]["settings"]["normalize"] == "tower"
     pruned = load_pruned(out)
     original = discover_units(load_trained(trained).model).num_params
     assert discover_units(pruned.model).num_params < 0.65 * original
@@ -108,6 +110,7 @@ def test_a_rerun_is_a_no_op_and_an_input_is_never_overwritten(
     (["--method", "bogus"], "K566"),
     (["--ratio", "1.2"], "K521"),
     (["--ratio", "-0.1"], "K521"),
+    (["--normalize", "layer"], "K521"),
 ])
 def test_bad_arguments_fail_before_any_work(bench: Bench, bundled_store: LadybugStore,
                                             trained: Path, tmp_path: Path, extra: list[str],

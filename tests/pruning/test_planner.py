@@ -10,7 +10,7 @@ import torch
 from kgprune.errors import ConfigError, PruningError
 from kgprune.pruning.importance import ImportanceScores
 from kgprune.pruning.plan import PruningPlan, check_plan
-from kgprune.pruning.planner import PlanConfig, build_plan, unit_flops
+from kgprune.pruning.planner import PlanConfig, build_plan, ranking_values, unit_flops
 from kgprune.pruning.surgery import apply_plan
 from kgprune.pruning.units import HeadGroup, UnitSet, discover_units
 from tests.pruning.models import num_params, removed_params, tiny_model
@@ -133,6 +133,45 @@ def test_normalisation_lets_towers_compete_whatever_their_score_scale() -> None:
     fair = build_plan(units, scaled, PlanConfig(ratio=0.3))
     assert vision_share(none) == 0.0
     assert vision_share(fair) == vision_share(build_plan(units, scores, PlanConfig(ratio=0.3))) > 0
+
+
+def _removed_share(plan: PruningPlan, tower: str, kind: str) -> float:
+    groups = [g for g in plan.groups if g.tower == tower and g.kind == kind]
+    return sum(len(g.removed) for g in groups) / sum(g.total for g in groups)
+
+
+def test_per_tower_normalisation_lets_unit_kinds_compete_inside_a_tower() -> None:
+    units = _units("kgvqa")
+    scores = _scores(units)
+    towers = {k: v * (1000.0 if units[k].tower == "vision" else 1.0) for k, v in scores.items()}
+    neurons = {k: v * (1000.0 if units[k].tower == "vision" and units[k].kind == "neurons"
+                       else 1.0) for k, v in scores.items()}
+    plan = {norm: {name: build_plan(units, s, PlanConfig(ratio=0.3, normalize=norm))
+                   for name, s in (("raw", scores), ("towers", towers), ("neurons", neurons))}
+            for norm in ("tower_kind", "tower")}
+    # a tower's scale cancels under both; a unit kind's scale inside a tower only per pool
+    assert plan["tower"]["towers"].kept() == plan["tower"]["raw"].kept()
+    assert plan["tower_kind"]["neurons"].kept() == plan["tower_kind"]["raw"].kept()
+    assert plan["tower"]["neurons"].kept() != plan["tower"]["raw"].kept()
+    assert _removed_share(plan["tower"]["neurons"], "vision", "neurons") < \
+        _removed_share(plan["tower"]["raw"], "vision", "neurons")
+    assert _removed_share(plan["tower"]["neurons"], "vision", "heads") > \
+        _removed_share(plan["tower"]["raw"], "vision", "heads")
+    assert plan["tower"]["raw"].settings["normalize"] == "tower"
+
+
+@pytest.mark.parametrize("normalize", ["tower_kind", "tower", "none"])
+def test_ranking_values_are_what_the_plan_removes_lowest_first(normalize: str) -> None:
+    units = _units("kgvqa")
+    scores = _scores(units, seed=3)
+    config = PlanConfig(ratio=0.2, normalize=normalize, min_neuron_ratio=0.0)
+    values = ranking_values(units, scores, config)
+    assert set(values) == {g.key for g in units}
+    assert all(len(values[g.key]) == g.size for g in units)
+    plan = build_plan(units, scores, config)
+    removed = [values[g.key][i] for g in plan.groups for i in g.removed]
+    kept = [values[g.key][i] for g in plan.groups for i in g.kept]
+    assert removed and max(removed) <= min(kept)
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen2", "mistral"])
