@@ -24,7 +24,7 @@ from kgprune.vqa.adapters.hf_loading import load_hf_adapter
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
-from kgprune.vqa.metrics import vqa_accuracy
+from kgprune.vqa.metrics import score_answer
 from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
 from kgprune.vqa.training import (
     ProgressFn,
@@ -125,7 +125,7 @@ def score_split(adapter: ModelAdapter, store: GraphStore, samples: Sequence[VqaS
                 train_samples: Sequence[VqaSample]) -> SplitScores:
     """VQA accuracy, the majority-answer bar, and the hallucination rate against the full KG."""
     predictions = predict(adapter, samples)
-    accuracy = 100 * sum(vqa_accuracy(p, s.answers)
+    accuracy = 100 * sum(score_answer(p, s)
                          for p, s in zip(predictions, samples, strict=True)) / len(samples)
     report = hallucination_rate(samples, {s.question_id: p for s, p in zip(samples, predictions,
                                                                              strict=True)},
