@@ -113,7 +113,14 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
 
 
 def score_answer(prediction: str, sample: VqaSample) -> float:
-    """`vqa_accuracy` against the sample's answers, the prediction stemmed when they are (v1.1)."""
+    """`vqa_accuracy` against the sample's answers, the prediction stemmed when they are (v1.1).
+
+    A sample with one answer (FVQA) is scored by exact match after the official normalisation,
+    as FVQA's evaluation does (top-1): the leave-one-out formula would give every answer 0.
+    """
+    if len(sample.answers) == 1:
+        return float(normalize_answer(clean_whitespace(prediction))
+                     == normalize_answer(clean_whitespace(sample.answers[0])))
     return vqa_accuracy(stem_answer(prediction) if sample.stemmed else prediction, sample.answers)
 
 
