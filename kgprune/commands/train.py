@@ -1,4 +1,5 @@
-"""`kgprune train`: train the built-in `kgvqa` model on a synthetic, OK-VQA or FVQA folder, resumably."""
+"""`kgprune train`: train the built-in `kgvqa` model on a synthetic, OK-VQA or FVQA folder,
+resumably."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kgprune.errors import Errors, InputFormatError
+from kgprune.kg.loaders.json_stream import JsonArrayReader
 from kgprune.kg.loaders.visual_genome import object_names
 from kgprune.kg.retrieval import RetrievalQuery
 from kgprune.vqa.datasets import (
@@ -150,14 +151,15 @@ def _visual_genome(folder: Path) -> ImageObjects:
         if not (folder / name).is_file():
             raise InputFormatError(Errors.K316.format(path=folder, missing=name))
     coco = {}
-    for i, entry in enumerate(read_json(folder / "image_data.json", "Visual Genome")):
-        if isinstance(entry, dict) and isinstance(entry.get("coco_id"), int):
+    for entry in JsonArrayReader(folder / "image_data.json"):
+        if isinstance(entry.get("coco_id"), int):
             coco[entry.get("image_id", entry.get("id"))] = entry["coco_id"]
     names: dict[str, tuple[str, ...]] = {}
-    for entry in read_json(folder / "objects.json", "Visual Genome"):
+    for entry in JsonArrayReader(folder / "objects.json"):  # GBs in the release: streamed
         coco_id = coco.get(entry.get("image_id", entry.get("id")))
         if coco_id is not None:
-            found = [n for o in entry.get("objects") or () for n in object_names(o)]
+            found = [n for o in entry.get("objects") or () if isinstance(o, dict)
+                     for n in object_names(o)]
             names[str(coco_id)] = tuple(dict.fromkeys(found))
     return ImageObjects("visual genome", folder, names)
 

@@ -128,6 +128,9 @@ def test_visual_genome_objects_by_coco_id(tmp_path: Path) -> None:
     assert bench.record()["objects"] == "visual genome"
     queries = bench.queries(bench.split("test"))
     assert [q.image_objects for q in queries] == [("umbrella",), ("knife",), ("kite",), ("dog",)]
+    (tmp_path / "vg" / "visual_genome" / "objects.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"\[K008\] .*objects.json:1.*does not start with"):
+        open_benchmark(tmp_path / "vg")
     (tmp_path / "vg" / "visual_genome" / "objects.json").unlink()
     with pytest.raises(InputFormatError, match=r"\[K316\] .*visual_genome has no objects.json"):
         open_benchmark(tmp_path / "vg")
