@@ -23,7 +23,7 @@ from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.kg.store import GraphStats, GraphStore, default_store_url, open_store
 from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
 from kgprune.vqa.datasets import VqaSample
-from kgprune.vqa.training import load_synthetic_split
+from kgprune.vqa.layouts import open_benchmark
 
 out = Console()
 err = Console(stderr=True)
@@ -89,23 +89,27 @@ class TrainingSplit:
     data_dir: Path
     samples: list[VqaSample]
     contexts: dict[str, KnowledgeContext]
+    dataset: dict[str, Any]
+    """The folder's layout, splits and where image objects came from (`Benchmark.record`)."""
 
 
 @contextmanager
 def training_split(store: str | None, data: Path | None,
                    view: CoverageView = FULL_VIEW) -> Iterator[TrainingSplit]:
     """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
-    built-in one when None) and retrieve its training split's knowledge through `view`."""
+    built-in one when None; a synthetic, OK-VQA or FVQA folder) and retrieve its training
+    split's knowledge through `view`."""
     url = store or default_store_url()
     with open_store(url) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
                 bundled.load_if_home(s)
         data_dir = data or default_benchmark(s, seed=0)
-        samples = load_synthetic_split(data_dir, "train")
+        benchmark = open_benchmark(data_dir)
+        samples = benchmark.split("train")
         with err.status(f"Retrieving knowledge for {len(samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, samples, view=view)
-        yield TrainingSplit(s, url, data_dir, samples, contexts)
+        yield TrainingSplit(s, url, data_dir, samples, contexts, benchmark.record())
 
 
 def print_json(data: Any) -> None:

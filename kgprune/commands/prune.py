@@ -43,7 +43,8 @@ ModelOpt = Annotated[str, typer.Option(
     "`kgprune train` checkpoint, a pruned model directory or a Hugging Face model folder.")]
 MethodOpt = Annotated[str, typer.Option("--method", help=f"Importance: {', '.join(CRITERIA)}.")]
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", help="A `kgprune vqa make-synthetic` directory (default: the built-in benchmark).")]
+    "--data", help="A `kgprune vqa make-synthetic`, OK-VQA or FVQA folder (default: the "
+    "built-in benchmark).")]
 CoverageLevelOpt = Annotated[float, typer.Option(
     "--coverage", help="Share of the KG that importance and fine-tuning see (evaluation always "
     "uses the full KG).")]
@@ -78,6 +79,7 @@ def _inputs(model: str, data: Path | None, store: str | None, view: CoverageView
             adapter = load_model(path)
         stats = s.stats(view)
         info = {"model": str(path), "family": adapter.family, "data": str(data_dir),
+                "dataset": split.dataset,
                 "store": split.url, "kg_version": s.version(),
                 "view": {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
                          "source": view.source},

@@ -28,7 +28,8 @@ def relations_cmd(
     pruned: Annotated[Path | None, typer.Option(
         help="A model pruned from --model: mark which top units it kept.")] = None,
     data: Annotated[Path | None, typer.Option(
-        "--data", help="A `kgprune vqa make-synthetic` directory (default: built-in).")] = None,
+        "--data", help="A `kgprune vqa make-synthetic`, OK-VQA or FVQA folder (default: "
+        "built-in).")] = None,
     store: StoreOpt = None,
     run: Annotated[str | None, typer.Option(
         help="Name of this analysis in the graph (default: the --out file name).")] = None,

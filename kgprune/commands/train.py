@@ -1,8 +1,8 @@
-"""`kgprune train`: train the built-in `kgvqa` model on a synthetic benchmark, resumably."""
+"""`kgprune train`: train the built-in `kgvqa` model on a synthetic, OK-VQA or FVQA folder,
+resumably."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,9 +24,9 @@ from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.linking.encoder import ENCODER_NAMES
 from kgprune.vqa.adapters.kgvqa import SIZES
 from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
+from kgprune.vqa.layouts import open_benchmark
 from kgprune.vqa.training import (
     has_checkpoint,
-    load_synthetic_split,
     majority_accuracy,
     new_model,
     train,
@@ -52,8 +52,8 @@ def train_cmd(
     out_dir: Annotated[Path, typer.Option(
         "--out", help="Checkpoint directory; resumed if it holds one.")],
     data: Annotated[Path | None, typer.Option(
-        "--data", help="A `kgprune vqa make-synthetic` directory (default: one generated in "
-        "the data home).")] = None,
+        "--data", help="A `kgprune vqa make-synthetic`, OK-VQA or FVQA folder (default: one "
+        "generated in the data home).")] = None,
     size: Annotated[str, typer.Option(help=f"Model size: {', '.join(SIZES)}.")] = "tiny",
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
     lam: Annotated[float, typer.Option("--lam", help="Weight λ of the knowledge loss.")] = 0.5,
@@ -75,12 +75,12 @@ def train_cmd(
             with err.status("Loading the bundled knowledge graph"):
                 bundled.load_if_home(s)
         data_dir = _benchmark(data, s, seed)
-        train_samples = load_synthetic_split(data_dir, "train")
-        val_samples = load_synthetic_split(data_dir, "val")
+        benchmark = open_benchmark(data_dir)
+        train_samples = benchmark.split("train")
+        val_samples = benchmark.split("val")
         with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
-    image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
-    adapter = new_model(size, image_size, train_samples, seed=seed)
+    adapter = new_model(size, benchmark.image_size, train_samples, seed=seed)
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -95,7 +95,8 @@ def train_cmd(
         print_json({"steps": report.steps, "epochs": report.epochs,
                     "resumed_from": report.resumed_from, "train_loss": report.train_loss,
                     "val_accuracy": report.val_accuracy, "majority_accuracy": baseline,
-                    "checkpoint_dir": str(out_dir), "data": str(data_dir)})
+                    "checkpoint_dir": str(out_dir), "data": str(data_dir),
+                    "dataset": benchmark.record()})
         return
     if report.resumed_from:
         err.print(f"Resumed from step {report.resumed_from}", highlight=False)

@@ -14,13 +14,14 @@ from kgprune.kg import bundled
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import ENCODER_NAMES
 from kgprune.vqa.benchmark_run import load_model, retrieve_contexts, score_split
-from kgprune.vqa.training import load_synthetic_split
+from kgprune.vqa.layouts import open_benchmark
 
 
 def evaluate_model_cmd(
     model: Annotated[Path, typer.Option(
         "--model", help="A `kgprune train` checkpoint or a local ViLT/BLIP/LLaVA model folder.")],
-    data: Annotated[Path, typer.Option("--data", help="A `kgprune vqa make-synthetic` directory.")],
+    data: Annotated[Path, typer.Option(
+        "--data", help="A `kgprune vqa make-synthetic`, OK-VQA or FVQA folder.")],
     split: Annotated[str, typer.Option(help="Split to score: train, val or test.")] = "test",
     encoder: Annotated[str, typer.Option(
         help=f"Entity encoder for retrieval: {', '.join(ENCODER_NAMES)}.")] = "auto",
@@ -29,8 +30,9 @@ def evaluate_model_cmd(
 ) -> None:
     """VQA accuracy, the majority-answer bar and the hallucination rate (against the full KG)."""
     adapter = load_model(model)
-    train_samples = load_synthetic_split(data, "train")
-    samples = load_synthetic_split(data, split)
+    benchmark = open_benchmark(data)
+    train_samples = benchmark.split("train")
+    samples = benchmark.split(split)
     with open_store(store) as s:
         if store is None:
             with err.status("Loading the bundled knowledge graph"):
@@ -40,7 +42,8 @@ def evaluate_model_cmd(
         with err.status(f"Scoring {adapter.family} on {len(samples)} questions"):
             scores = score_split(adapter, s, samples, contexts, train_samples)
     if as_json:
-        print_json({"model": str(model), "family": adapter.family, "split": split, **asdict(scores)})
+        print_json({"model": str(model), "family": adapter.family, "split": split,
+                    "dataset": benchmark.record(), **asdict(scores)})
         return
     table = Table(title=f"{adapter.family} ({model}) on {data.name}, {split} split")
     for column in ("questions", "VQA accuracy", "majority answer", "hallucination rate"):

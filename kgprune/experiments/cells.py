@@ -55,9 +55,9 @@ from kgprune.vqa.benchmark_run import (
 )
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
+from kgprune.vqa.layouts import Benchmark, open_benchmark
 from kgprune.vqa.synthetic import VARIANTS
 from kgprune.vqa.training import (
-    load_synthetic_split,
     majority_accuracy,
     open_image,
     sample_id,
@@ -120,7 +120,7 @@ class PruningCellRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store_url = settings.store or default_store_url()
-        self._data_dirs: dict[str, Path] = {}
+        self._data_dirs: dict[str, Benchmark] = {}
         self._samples: dict[tuple[str, str], list[VqaSample]] = {}
         self._contexts: dict[tuple[str, str, CoverageView], dict[str, KnowledgeContext]] = {}
         self._embeddings: FactEmbeddings | None = None
@@ -134,26 +134,30 @@ class PruningCellRunner:
 
     # -- shared inputs --------------------------------------------------------------------------
 
-    def _data_dir(self, name: str) -> Path:
-        """'' is the study's dataset; a built-in variant name or a benchmark directory."""
+    def _benchmark(self, name: str) -> Benchmark:
+        """'' is the study's dataset; a built-in variant name, or a synthetic, OK-VQA or FVQA
+        folder (`kgprune.vqa.layouts`)."""
         name = name or self.settings.data
         if name not in self._data_dirs:
             if not name or name in VARIANTS:
                 with open_store(self.store_url) as store:
-                    self._data_dirs[name] = default_benchmark(
-                        store, seed=0, n=self.settings.images, variant=name or "standard")
+                    path = default_benchmark(store, seed=0, n=self.settings.images,
+                                             variant=name or "standard")
             else:
                 path = Path(name)
-                if not (path / "manifest.json").is_file():
+                if not path.is_dir():
                     raise ExperimentError(Errors.K631.format(name=name,
                                                              variants=", ".join(VARIANTS)))
-                self._data_dirs[name] = path
+            self._data_dirs[name] = open_benchmark(path)
         return self._data_dirs[name]
+
+    def _data_dir(self, name: str) -> Path:
+        return self._benchmark(name).root
 
     def _split(self, data: str, split: str) -> list[VqaSample]:
         key = (data, split)
         if key not in self._samples:
-            self._samples[key] = load_synthetic_split(self._data_dir(data), split)
+            self._samples[key] = self._benchmark(data).split(split)
         return self._samples[key]
 
     def _contexts_for(self, data: str, split: str,
@@ -191,6 +195,7 @@ class PruningCellRunner:
             self._agreement = RankAgreement(base, methods, batch_size=self.settings.batch_size)
         prunable = discover_units(base.model).num_params
         return {"model": str(self._model_path), "family": base.family, "data": str(data_dir),
+                "dataset": self._benchmark("").record(),
                 "store": self.store_url, "kg_version": version,
                 "kg": {"concepts": stats.concepts, "facts": stats.facts},
                 "train_samples": len(self._split("", "train")),

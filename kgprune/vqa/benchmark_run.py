@@ -5,7 +5,7 @@ Shared by `kgprune train` and `kgprune demo`, so both read the same data and jud
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,19 +23,18 @@ from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.adapters.hf_loading import load_hf_adapter
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
-from kgprune.vqa.metrics import vqa_accuracy
+from kgprune.vqa.layouts import open_benchmark
+from kgprune.vqa.metrics import score_answer
 from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
     has_checkpoint,
-    load_synthetic_split,
     load_trained,
     majority_accuracy,
     new_model,
     open_image,
     sample_id,
-    synthetic_queries,
     train,
 )
 
@@ -61,13 +60,14 @@ def retrieve_contexts(store: GraphStore, data_dir: Path, samples: Sequence[VqaSa
                       encoder: str = "auto", view: CoverageView = FULL_VIEW,
                       embeddings: FactEmbeddings | None = None) -> dict[str, KnowledgeContext]:
     """One context per sample, through the on-disk retrieval cache; facts come from `view`.
+    The image objects linked come from `data_dir`'s layout (`kgprune.vqa.layouts`).
     `embeddings` (with their encoder, which then replaces `encoder`) can be shared by calls."""
     cache = RetrievalCache(default_cache_path(store.url), kg_version=store.version())
     try:
         chosen = embeddings.encoder if embeddings is not None else encoder_by_name(encoder)
         retriever = FactRetriever(store, Linker(store), RelationDetector(chosen), view=view,
                                   cache=cache, embeddings=embeddings)
-        return build_contexts(retriever, synthetic_queries(data_dir, samples))
+        return build_contexts(retriever, open_benchmark(data_dir).queries(samples))
     finally:
         cache.close()
 
@@ -82,17 +82,27 @@ def load_model(path: Path) -> ModelAdapter:
     return load_trained(path) if has_checkpoint(path) else load_hf_adapter(path)
 
 
+def _cache_name(data_dir: Path) -> str:
+    """A synthetic folder's name says what it holds; a real dataset's folder ("okvqa") may not,
+    so its resolved path's hash keeps two of them from sharing a cached model."""
+    if (data_dir / "manifest.json").is_file():
+        return data_dir.name
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
+    return f"{data_dir.name}-{digest}"
+
+
 def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed: int = 0,
                   epochs: int = 6, lam: float = 0.5, lr: float = 2e-3,
                   on_progress: ProgressFn | None = None) -> Path:
     """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
-    home per (benchmark, size, epochs, λ, seed) and resumed if a run was interrupted."""
+    home per (benchmark, size, epochs, λ, seed) and resumed if a run was interrupted. Its answer
+    vocabulary is the training split's answers."""
     checkpoint = (data_home() / "models"
-                  / f"kgvqa-{size}-{data_dir.name}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
-    train_samples = load_synthetic_split(data_dir, "train")
+                  / f"kgvqa-{size}-{_cache_name(data_dir)}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+    benchmark = open_benchmark(data_dir)
+    train_samples = benchmark.split("train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
-    image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
-    adapter = new_model(size, image_size, train_samples, seed=seed)
+    adapter = new_model(size, benchmark.image_size, train_samples, seed=seed)
     train(adapter, train_samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
           epochs=epochs, lr=lr, seed=seed, on_progress=on_progress)
     return checkpoint
@@ -123,7 +133,7 @@ def score_split(adapter: ModelAdapter, store: GraphStore, samples: Sequence[VqaS
                 train_samples: Sequence[VqaSample]) -> SplitScores:
     """VQA accuracy, the majority-answer bar, and the hallucination rate against the full KG."""
     predictions = predict(adapter, samples)
-    accuracy = 100 * sum(vqa_accuracy(p, s.answers)
+    accuracy = 100 * sum(score_answer(p, s)
                          for p, s in zip(predictions, samples, strict=True)) / len(samples)
     report = hallucination_rate(samples, {s.question_id: p for s, p in zip(samples, predictions,
                                                                              strict=True)},

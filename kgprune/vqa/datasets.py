@@ -39,8 +39,9 @@ class FvqaFact:
 class VqaSample:
     """A question with its ground truth; the fact fields are filled for FVQA only.
 
-    OK-VQA: ten `answers` (stemmed in v1.1) and their `raw_answers`. FVQA: one answer,
-    `question_type` is the knowledge base (`kb_source`) and `answer_type` the `ans_source`.
+    OK-VQA: ten `answers` (stemmed in v1.1, and then `stemmed` is set: predictions are stemmed
+    before scoring) and their `raw_answers`. FVQA: one answer, `question_type` is the knowledge
+    base (`kb_source`) and `answer_type` the `ans_source`.
     """
 
     question_id: int | str
@@ -54,12 +55,15 @@ class VqaSample:
     fact_ids: tuple[str, ...] = ()
     facts: tuple[FvqaFact, ...] = ()
     visual_concept: str = ""
+    stemmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class VqaDataset:
     samples: list[VqaSample]
     missing_images: list[str] = field(default_factory=list)
+    version: str = ""
+    """OK-VQA: "1.1" when the answers carry `raw_answer` (stemmed release), else "1.0"."""
 
 
 def read_json(path: Path, layout: str) -> Any:
@@ -130,6 +134,14 @@ def _okvqa_answers(entry: dict[str, Any], path: Path,
     return tuple(texts), tuple(raws)
 
 
+def okvqa_version(annotations: list[Any]) -> str:
+    """v1.1 added `raw_answer` next to the stemmed `answer`; v1.0 has `answer` only."""
+    raw = any(isinstance(a, dict) and "raw_answer" in a
+              for entry in annotations if isinstance(entry, dict)
+              for a in entry.get("answers") or ())
+    return "1.1" if raw else "1.0"
+
+
 def load_okvqa(
     questions_json: Path,
     annotations_json: Path,
@@ -138,12 +150,19 @@ def load_okvqa(
     split: str | None = None,
     require_images: bool = False,
 ) -> VqaDataset:
-    """Join the questions and annotations files by question id, in the questions file's order."""
+    """Join the questions and annotations files by question id, in the questions file's order.
+
+    v1.1 answers are marked `stemmed`, except in kgprune's synthetic benchmark (`data_type`
+    synthetic_*), whose `raw_answer` holds article and plural variants of unstemmed answers.
+    """
     questions_json, annotations_json = Path(questions_json), Path(annotations_json)
     questions = _list_of(read_json(questions_json, OKVQA_LAYOUT), "questions", questions_json,
                          OKVQA_LAYOUT)
-    annotations = _list_of(read_json(annotations_json, OKVQA_LAYOUT), "annotations",
-                           annotations_json, OKVQA_LAYOUT)
+    raw_annotations = read_json(annotations_json, OKVQA_LAYOUT)
+    annotations = _list_of(raw_annotations, "annotations", annotations_json, OKVQA_LAYOUT)
+    version = okvqa_version(annotations)
+    synthetic = str(raw_annotations.get("data_type", "")).startswith("synthetic")
+    stemmed = version == "1.1" and not synthetic
     by_id: dict[int, dict[str, Any]] = {}
     for i, entry in enumerate(annotations):
         qid = _field(entry, "question_id", int, annotations_json, f"annotations[{i}]", OKVQA_LAYOUT)
@@ -185,7 +204,7 @@ def load_okvqa(
             question_id=qid, image_id=image_id, question=question, answers=answers,
             question_type=_field(ann, "question_type", str, annotations_json, where, OKVQA_LAYOUT),
             answer_type=_field(ann, "answer_type", str, annotations_json, where, OKVQA_LAYOUT),
-            image_path=image_path, raw_answers=raws))
+            image_path=image_path, raw_answers=raws, stemmed=stemmed))
     extra = sorted(set(by_id) - seen)
     if extra:
         raise InputFormatError(Errors.K302.format(
@@ -194,7 +213,7 @@ def load_okvqa(
     if missing and require_images:
         raise InputFormatError(Errors.K307.format(count=len(missing), images_dir=images_dir,
                                                   first=missing[0]))
-    return VqaDataset(samples, missing)
+    return VqaDataset(samples, missing, version)
 
 
 def _fvqa_fact(fact_id: str, entry: Any, path: Path) -> FvqaFact:

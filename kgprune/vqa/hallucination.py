@@ -26,7 +26,7 @@ from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.kg.store import GraphStore
 from kgprune.kg.uri import concept_uri
 from kgprune.vqa.datasets import VqaSample
-from kgprune.vqa.metrics import vqa_accuracy
+from kgprune.vqa.metrics import score_answer
 
 FACT_LIMIT = 100_000  # seed-to-seed facts come back too; they must not crowd out the answer's
 
@@ -70,7 +70,7 @@ def supporting_fact(store: GraphStore, context: KnowledgeContext, answer_concept
 def judge(sample: VqaSample, prediction: str, context: KnowledgeContext,
           store: GraphStore) -> SampleJudgement:
     answer_concept = concept_uri(prediction)
-    correct = vqa_accuracy(prediction, sample.answers) > 0
+    correct = score_answer(prediction, sample) > 0
     support = "" if correct else supporting_fact(store, context, answer_concept)
     return SampleJudgement(sample.question_id, prediction, answer_concept, correct, support,
                            hallucinated=not correct and not support)

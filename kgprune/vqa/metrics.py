@@ -8,8 +8,8 @@ that never match lower-cased words). Normalisation runs only when the ten answer
 identical.
 
 OK-VQA v1.1 stems its answers (`answer`) and keeps the original text in `raw_answer`. The loaders
-score against `answer`, so predictions must be stemmed the same way first (open_flamingo's
-`OKVQAStemmer`); no stemmer ships here.
+score against `answer`, so `score_answer` stems a prediction the same way first when the sample's
+answers are stemmed (`kgprune.vqa.stemming`).
 
 A question without a prediction scores 0 (the official script refuses such a results file); the
 report counts them in `missing` so a partial run cannot pass for a full one.
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from kgprune.errors import Errors, InputFormatError
 from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.stemming import stem_answer
 
 CONTRACTIONS: dict[str, str] = {
     "aint": "ain't", "arent": "aren't", "cant": "can't", "couldve": "could've",
@@ -111,6 +112,18 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
     return sum(min(1.0, (total - m) / 3) for m in matches) / len(gts)
 
 
+def score_answer(prediction: str, sample: VqaSample) -> float:
+    """`vqa_accuracy` against the sample's answers, the prediction stemmed when they are (v1.1).
+
+    A sample with one answer (FVQA) is scored by exact match after the official normalisation,
+    as FVQA's evaluation does (top-1): the leave-one-out formula would give every answer 0.
+    """
+    if len(sample.answers) == 1:
+        return float(normalize_answer(clean_whitespace(prediction))
+                     == normalize_answer(clean_whitespace(sample.answers[0])))
+    return vqa_accuracy(stem_answer(prediction) if sample.stemmed else prediction, sample.answers)
+
+
 @dataclass(frozen=True, slots=True)
 class EvalReport:
     """Accuracies x100 rounded to 2 decimals, as the official script reports them."""
@@ -145,7 +158,7 @@ def evaluate(predictions: Mapping[int | str, str], annotations: Sequence[VqaSamp
     for sample in annotations:
         qid = str(sample.question_id)
         if qid in by_id:
-            score = vqa_accuracy(by_id[qid], sample.answers)
+            score = score_answer(by_id[qid], sample)
         else:
             missing, score = missing + 1, 0.0
         scores[qid] = score

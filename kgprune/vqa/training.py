@@ -38,7 +38,7 @@ from kgprune.vqa.adapters.kgvqa import (
 )
 from kgprune.vqa.datasets import VqaSample, load_okvqa, read_json
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
-from kgprune.vqa.metrics import normalize_answer, vqa_accuracy
+from kgprune.vqa.metrics import normalize_answer, score_answer
 from kgprune.vqa.synthetic import annotations_name, image_path, questions_name
 
 MODEL_FILE = "model.safetensors"
@@ -110,7 +110,7 @@ def majority_accuracy(train_samples: Sequence[VqaSample],
     """VQA accuracy x100 of always answering the most frequent training answer: the bar to beat."""
     counts = Counter(normalize_answer(a) for s in train_samples for a in s.answers)
     answer = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-    return 100 * sum(vqa_accuracy(answer, s.answers) for s in val_samples) / len(val_samples)
+    return 100 * sum(score_answer(answer, s) for s in val_samples) / len(val_samples)
 
 
 def open_image(sample: VqaSample) -> Image.Image:
@@ -152,7 +152,7 @@ def accuracy(adapter: KgVqaAdapter, samples: Sequence[VqaSample],
     predictions: list[str] = []
     for i in range(0, len(samples), batch_size):
         predictions += adapter.predict(batch_rows(inputs, slice(i, i + batch_size)))
-    scores = [vqa_accuracy(p, s.answers) for p, s in zip(predictions, samples, strict=True)]
+    scores = [score_answer(p, s) for p, s in zip(predictions, samples, strict=True)]
     return 100 * sum(scores) / len(scores)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.vqa.layout_data import write_fvqa, write_okvqa
+
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 QUESTIONS = "OpenEnded_mscoco_val2014_questions.json"
 ANNOTATIONS = "mscoco_val2014_annotations.json"
@@ -30,3 +32,15 @@ def read(path: Path) -> Any:
 def write(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def okvqa_folder(tmp_path: Path) -> Path:
+    """An OK-VQA v1.1 folder with COCO images and detections (tests/vqa/layout_data.py)."""
+    return write_okvqa(tmp_path / "okvqa")
+
+
+@pytest.fixture
+def fvqa_folder(tmp_path: Path) -> Path:
+    """An FVQA release folder with images and Name_Lists (tests/vqa/layout_data.py)."""
+    return write_fvqa(tmp_path / "fvqa")
