@@ -191,4 +191,8 @@ class Errors:
     K631 = "[K631] Dataset '{name}' is neither a built-in benchmark variant ({variants}) nor a directory made by `kgprune vqa make-synthetic`."
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
+    K570 = "[K570] Rank 0 of this torchrun job failed before sharing its inputs, so this rank stops too. Rank 0 says: {problem}"
+    K571 = "[K571] One replica of this model needs {needed:.1f} GiB ({what}) but one device holds {limit:.1f} GiB. torchrun runs kgprune data parallel (a whole replica per rank, samples sharded); sharded weights (FSDP, tensor parallel) are not supported: use a device with more memory, bfloat16 weights, or score importance only (gates, frozen weights)."
+    K572 = "[K572] Image {path}, which rank 0 listed for this torchrun job, cannot be read on this rank: {problem}. Every rank must see the benchmark folder at the same path."
+    K573 = "[K573] Unknown real-size config '{name}'; known: {known}."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
