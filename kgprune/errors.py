@@ -194,5 +194,6 @@ class Errors:
     K570 = "[K570] Rank 0 of this torchrun job failed before sharing its inputs, so this rank stops too. Rank 0 says: {problem}"
     K571 = "[K571] One replica of this model needs {needed:.1f} GiB ({what}) but one device holds {limit:.1f} GiB. torchrun runs kgprune data parallel (a whole replica per rank, samples sharded); sharded weights (FSDP, tensor parallel) are not supported: use a device with more memory, bfloat16 weights, or score importance only (gates, frozen weights)."
     K572 = "[K572] Image {path}, which rank 0 listed for this torchrun job, cannot be read on this rank: {problem}. Every rank must see the benchmark folder at the same path."
+    K574 = "[K574] The {name} criterion got no gradient for {count} group(s) ({groups}): they run but the loss does not depend on them, so their zero score would mean 'outside the computation', not 'unimportant'. Protect them (--protect PATTERN) or remove that part of the model deliberately; discover_units sets LLaVA's unused vision layers aside by itself."
     K573 = "[K573] Unknown real-size config '{name}'; known: {known}."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
