@@ -1,12 +1,14 @@
 """Benchmark: the whole pruning path on the released architectures at their real size.
 
 For ViLT-B/32 (VQA), BLIP-base (VQA) and LLaVA-1.5 (`kgprune.vqa.adapters.hf_real`, random
-weights): build, discover units, measure the unpruned model, knowledge importance on N samples
+weights): build, discover units, measure the unpruned model (parameters, FLOPs, latency of a
+forward pass over question + answer at batch 1 and 8), knowledge importance on N samples
 (gate gradients only, weights frozen), a plan removing 30% of the prunable parameters, a masked
 forward + greedy generation, surgery, the same sliced (they must agree), save, free, load (must
-agree again), and measure the pruned model. Every step records its time and peak memory (CPU:
+agree again), measure the pruned model, and time base and pruned round-robin for the latency
+ratio (a fresh base from the same seed; `--paired 0` keeps one model alive). Every step records its time and peak memory (CPU:
 the process's RSS high-water mark during the step, reset before it; CUDA: max allocated), so the
-memory a step needs is read off directly. One model is alive at a time.
+memory a step needs is read off directly. Outside the paired timing one model is alive at a time.
 
     python benchmarks/real_size.py --config vilt-b32-vqa --out results/real_size_vilt.json
     python benchmarks/real_size.py --config llava-1.5-7b --decoder-layers 2 --repeats 1 ...
@@ -39,7 +41,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kgprune.atomic import write_atomic
 from kgprune.pruning.data import PruningData
-from kgprune.pruning.distributed import check_fits
+from kgprune.pruning.distributed import check_fits, memory_budget
 from kgprune.pruning.gates import Gates
 from kgprune.pruning.importance import criterion_by_name
 from kgprune.pruning.measure import count_flops, parameter_counts, synthetic_inputs, time_batches
@@ -133,13 +135,20 @@ def outputs(adapter: ModelAdapter, data: PruningData) -> tuple[torch.Tensor, lis
         return losses.float().cpu(), adapter.predict(batch.inputs)
 
 
+def answer_batch(adapter: ModelAdapter, size: int) -> torch.Tensor:
+    """One forward pass over `size` questions and a one-word answer (prepare included): fixed
+    work, where greedy generation from random weights stops after an arbitrary number of tokens."""
+    images, questions = synthetic_inputs(size)
+    with torch.no_grad():
+        return adapter.answer_losses(adapter.prepare(images, questions), [{"yes": 1.0}] * size)[0]
+
+
 def measure(adapter: ModelAdapter, steps: Steps, prefix: str, batch_sizes: Sequence[int],
             repeats: int, warmup: int) -> dict[str, Any]:
-    """Parameters, FLOPs per sample and latency per batch size of `predict(prepare(...))`; each
-    latency is a step of its own, so its peak memory is the memory of that batch size."""
-    def run_batch(size: int) -> list[str]:
-        images, questions = synthetic_inputs(size)
-        return adapter.predict(adapter.prepare(images, questions))
+    """Parameters, FLOPs per sample and latency per batch size of `answer_batch`; each latency is
+    a step of its own, so its peak memory is the memory of that batch size."""
+    def run_batch(size: int) -> torch.Tensor:
+        return answer_batch(adapter, size)
 
     adapter.model.eval()
     params, size = parameter_counts(adapter.model)
@@ -157,6 +166,22 @@ def measure(adapter: ModelAdapter, steps: Steps, prefix: str, batch_sizes: Seque
     return result
 
 
+def paired_latency(models: dict[str, ModelAdapter], batch_sizes: Sequence[int],
+                   rounds: int) -> dict[str, float]:
+    """Fastest `answer_batch` per model and batch size, timed round-robin (base, pruned, base...)
+    so that load from others on a shared machine falls on both alike."""
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for batch in batch_sizes:
+            for label, adapter in models.items():
+                start = time.perf_counter()
+                answer_batch(adapter, batch)
+                elapsed = (time.perf_counter() - start) * 1000
+                key = f"{label}_b{batch}_min_ms"
+                best[key] = round(min(best.get(key, elapsed), elapsed), 1)
+    return best
+
+
 def _bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -165,14 +190,13 @@ def _bar() -> Progress:
 
 def run(name: str, overrides: dict[str, Any], *, device: torch.device, dtype: torch.dtype,
         sample_count: int, batch_size: int, ratio: float, batch_sizes: Sequence[int],
-        repeats: int, warmup: int, work: Path) -> dict[str, Any]:
+        repeats: int, warmup: int, work: Path, paired: int) -> dict[str, Any]:
     steps = Steps(device)
     torch.manual_seed(0)
     with creating(device, dtype):
         adapter = steps.run("build", lambda: build_real(name, overrides))
     adapter.model.eval()
-    limit = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
-    check_fits(adapter.model, limit, trainable=False)
+    check_fits(adapter.model, memory_budget(device, loaded=adapter.model), trainable=False)
     units = steps.run("discover_units", lambda: discover_units(adapter.model))
     base = measure(adapter, steps, "base", batch_sizes, repeats, warmup)
     data = samples(max(sample_count, CHECK_SAMPLES), seed=0)
@@ -206,6 +230,18 @@ def run(name: str, overrides: dict[str, Any], *, device: torch.device, dtype: to
     loaded.model.to(device)
     loaded_losses, loaded_answers = steps.run("loaded_outputs", lambda: outputs(loaded, data))
     pruned = measure(loaded, steps, "pruned", batch_sizes, repeats, warmup)
+    latency: dict[str, Any] = {}
+    if paired:
+        torch.manual_seed(0)
+        with creating(device, dtype):
+            again = steps.run("rebuild_base", lambda: build_real(name, overrides))
+        again.model.eval()
+        timed = steps.run("paired_latency", lambda: paired_latency(
+            {"base": again, "pruned": loaded}, batch_sizes, paired))
+        latency = {"rounds": paired, **timed, **{
+            f"ratio_b{b}": round(timed[f"pruned_b{b}_min_ms"] / timed[f"base_b{b}_min_ms"], 4)
+            for b in batch_sizes}}
+        del again
     return {
         "config": name, "overrides": overrides, "device": str(device), "dtype": str(dtype),
         "samples": sample_count, "batch_size": batch_size,
@@ -226,7 +262,7 @@ def run(name: str, overrides: dict[str, Any], *, device: torch.device, dtype: to
                    **{f"latency_b{b}": round(pruned[f"latency_b{b}_min_ms"]
                                              / base[f"latency_b{b}_min_ms"], 4)
                       for b in batch_sizes}},
-        "steps": steps.records}
+        "paired_latency": latency, "steps": steps.records}
 
 
 def _overrides(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -255,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-sizes", default="1,8")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--paired", type=int, default=3,
+                        help="Round-robin rounds timing base and pruned side by side (0: off; "
+                        "holds two models at once)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -267,13 +306,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                      dtype=getattr(torch, args.dtype), sample_count=args.samples,
                      batch_size=args.batch_size, ratio=args.ratio,
                      batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
-                     repeats=args.repeats, warmup=args.warmup, work=Path(work))
+                     repeats=args.repeats, warmup=args.warmup, work=Path(work),
+                     paired=args.paired)
     result["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                          "threads": torch.get_num_threads(), "torch": torch.__version__,
                          "load_avg_before": uptime_before, "load_avg_after": _load_average()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(Path(args.out), json.dumps(result, indent=1) + "\n")
-    err.print(json.dumps({k: result[k] for k in ("plan", "equality", "ratios")}), highlight=False)
+    err.print(json.dumps({k: result[k] for k in ("plan", "equality", "ratios", "paired_latency")}),
+              highlight=False)
 
 
 if __name__ == "__main__":

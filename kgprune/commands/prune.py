@@ -24,10 +24,12 @@ from kgprune.errors import ConfigError, Errors
 from kgprune.kg.coverage import CoverageView
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import (
+    check_fits,
     data_from_payload,
     data_payload,
     init_from_env,
     is_main_process,
+    memory_budget,
     share_from_main,
 )
 from kgprune.pruning.finetune import FinetuneConfig
@@ -163,6 +165,8 @@ def prune_cmd(
     if model != BUILTIN and Path(model).resolve() == out_dir.resolve():
         raise ConfigError(Errors.K563.format(path=out_dir, problem="it is the input model"))
     inputs = _inputs(model, data, store, view_of(coverage, seed, strategy), seed)
+    check_fits(inputs.adapter.model, memory_budget(loaded=inputs.adapter.model),
+               trainable=steps > 0)
     teacher = load_model(Path(inputs.info["model"])) if distill else None
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())

@@ -117,6 +117,25 @@ def _open(path: str) -> Image.Image:
         raise InputFormatError(Errors.K572.format(path=path, problem=e)) from e
 
 
+def weight_bytes(model: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def memory_budget(device: torch.device | str = "cpu", *,
+                  loaded: torch.nn.Module | None = None) -> int:
+    """Bytes one rank may use: a CUDA device's memory, or the CPU memory available now shared by
+    the ranks of this machine (torchrun's LOCAL_WORLD_SIZE), plus what the already `loaded`
+    replica holds."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    with open("/proc/meminfo", encoding="ascii") as f:
+        available = next(int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:"))
+    share = available // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return share + (weight_bytes(loaded) if loaded is not None else 0)
+
+
 def check_fits(model: torch.nn.Module, limit_bytes: int | None, *, trainable: bool) -> None:
     """K571 unless one replica of `model` fits `limit_bytes` of one device.
 
@@ -125,8 +144,7 @@ def check_fits(model: torch.nn.Module, limit_bytes: int | None, *, trainable: bo
     """
     if limit_bytes is None:
         return
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    needed = weights * (4 if trainable else 1)
+    needed = weight_bytes(model) * (4 if trainable else 1)
     if needed > limit_bytes:
         raise PruningError(Errors.K571.format(
             needed=needed / 2**30, limit=limit_bytes / 2**30,
