@@ -25,7 +25,15 @@ from kgprune.commands.common import (
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg.coverage import CoverageView
 from kgprune.pruning.data import PruningData
-from kgprune.pruning.distributed import init_from_env, is_main_process
+from kgprune.pruning.distributed import (
+    check_fits,
+    data_from_payload,
+    data_payload,
+    init_from_env,
+    is_main_process,
+    memory_budget,
+    share_from_main,
+)
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import CRITERIA
 from kgprune.pruning.planner import NORMALIZATIONS, PlanConfig
@@ -65,26 +73,41 @@ def _check_method(method: str) -> None:
         raise ConfigError(Errors.K566.format(method=method, known=", ".join(CRITERIA)))
 
 
-def _inputs(model: str, data: Path | None, store: str | None, view: CoverageView,
-            seed: int) -> Inputs:
-    """The model to prune and its training samples with knowledge retrieved through `view`."""
+def _retrieve(model: str, data: Path | None, store: str | None, view: CoverageView,
+              seed: int) -> tuple[dict[str, Any], PruningData, list[str]]:
+    """Open the store, train the built-in model if asked, retrieve the training split's knowledge:
+    the run's info (with the model path), the samples and their image paths."""
     with training_split(store, data, view) as split:
         s, data_dir, samples = split.store, split.data_dir, split.samples
         if model == BUILTIN:
             with err.status("Training the built-in model (once; cached in the data home)"):
                 path = train_builtin(s, data_dir, seed=seed)
-            adapter: ModelAdapter = load_trained(path)
         else:
             path = Path(model)
-            adapter = load_model(path)
         stats = s.stats(view)
-        info = {"model": str(path), "family": adapter.family, "data": str(data_dir),
-                "dataset": split.dataset,
-                "store": split.url, "kg_version": s.version(),
+        info = {"model": str(path), "data": str(data_dir),
+                "dataset": split.dataset, "store": split.url,
+                "kg_version": s.version(),
                 "view": {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
                          "source": view.source},
                 "kg_facts_in_view": stats.facts, "train_samples": len(samples)}
-    return Inputs(adapter, PruningData.from_samples(samples, split.contexts), info)
+        images = [str(sample.image_path) for sample in samples]
+        return info, PruningData.from_samples(samples, split.contexts), images
+
+
+def _inputs(model: str, data: Path | None, store: str | None, view: CoverageView,
+            seed: int) -> Inputs:
+    """The model to prune and its training samples with knowledge retrieved through `view`.
+
+    Under torchrun only rank 0 opens the store (the embedded store admits one writer) and trains
+    the built-in model; the other ranks receive the model path and the samples from it."""
+    info, pruning_data, _ = share_from_main(
+        lambda: _retrieve(model, data, store, view, seed),
+        lambda made: {"info": made[0], "data": data_payload(made[1], made[2])},
+        lambda sent: (sent["info"], data_from_payload(sent["data"]), sent["data"]["images"]))
+    path = Path(info["model"])
+    adapter: ModelAdapter = load_trained(path) if model == BUILTIN else load_model(path)
+    return Inputs(adapter, pruning_data, {**info, "family": adapter.family})
 
 
 def _round_table(result: Any) -> Table:
@@ -152,6 +175,8 @@ def prune_cmd(
     if model != BUILTIN and Path(model).resolve() == out_dir.resolve():
         raise ConfigError(Errors.K563.format(path=out_dir, problem="it is the input model"))
     inputs = _inputs(model, data, store, view_of(coverage, seed, strategy), seed)
+    check_fits(inputs.adapter.model, memory_budget(loaded=inputs.adapter.model),
+               trainable=steps > 0)
     teacher = load_model(Path(inputs.info["model"])) if distill else None
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())

@@ -247,23 +247,36 @@ class _Tally:
     sums: dict[str, torch.Tensor]
     counts: dict[str, float]
     samples: int = 0
+    reached: dict[str, float] = field(default_factory=dict)
+    """Per group, batches whose loss had a gradient path to it (gradient criteria only)."""
 
     def reduce(self) -> _Tally:
         """All-reduce (SUM) every number in one call, so all ranks end with the global tally."""
         if not (dist.is_available() and dist.is_initialized()):
             return self
-        keys = list(self.sums)
+        keys, reached = list(self.sums), list(self.reached)
         any_sum = next(iter(self.sums.values()))
+        scalars = [self.counts[k] for k in keys] + [self.reached[k] for k in reached]
         flat = torch.cat([*(self.sums[k] for k in keys),
-                          torch.tensor([self.counts[k] for k in keys] + [self.samples],
-                                       dtype=torch.float64, device=any_sum.device)])
+                          torch.tensor([*scalars, self.samples], dtype=torch.float64,
+                                       device=any_sum.device)])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         sums, offset = {}, 0
         for k in keys:
             size = self.sums[k].numel()
             sums[k], offset = flat[offset:offset + size], offset + size
         counts = {k: float(flat[offset + i]) for i, k in enumerate(keys)}
-        return _Tally(sums, counts, int(round(float(flat[-1]))))
+        offset += len(keys)
+        return _Tally(sums, counts, int(round(float(flat[-1]))),
+                      {k: float(flat[offset + i]) for i, k in enumerate(reached)})
+
+    def check_reached(self, name: str) -> None:
+        """K574 when a scored group never had a gradient path from the loss: a zero score would
+        call it unimportant when it is only outside the computation."""
+        cut_off = [k for k, n in self.reached.items() if n == 0 and self.counts[k] > 0]
+        if cut_off:
+            raise PruningError(Errors.K574.format(name=name, count=len(cut_off),
+                                                  groups=", ".join(cut_off[:4])))
 
 
 class DataCriterion(ImportanceCriterion):
@@ -271,6 +284,8 @@ class DataCriterion(ImportanceCriterion):
 
     targets: ClassVar[str] = "task"
     """Which targets a sample needs to count, for the K525 message."""
+    gradients: ClassVar[bool] = False
+    """True for criteria that differentiate the loss: they check every group was reached."""
 
     def score(self, adapter: ModelAdapter, units: UnitSet | Iterable[UnitGroup],
               batches: Sequence[ScoringBatch] = (), *, on_progress: Progress | None = None,
@@ -279,10 +294,12 @@ class DataCriterion(ImportanceCriterion):
         mine = shard(list(batches))
         device = next(adapter.model.parameters()).device
         tally = _Tally({g.key: torch.zeros(g.size, dtype=torch.float64, device=device)
-                        for g in groups}, {g.key: 0.0 for g in groups})
+                        for g in groups}, {g.key: 0.0 for g in groups},
+                       reached={g.key: 0.0 for g in groups} if self.gradients else {})
         with _scoring_mode(adapter.model):
             self._tally(adapter, groups, mine, tally, on_progress or (lambda done, total: None))
         tally = tally.reduce()
+        tally.check_reached(self.name)
         if tally.samples == 0:
             raise PruningError(Errors.K525.format(
                 name=self.name, problem=f"{len(batches)} batches, none with a usable sample",
@@ -324,6 +341,8 @@ class GateGradientCriterion(DataCriterion):
     Only the gates require gradients, so one backward pass per loss term costs no weight gradients.
     """
 
+    gradients = True
+
     task_weight: float = 0.0
     knowledge_weight: float = 0.0
 
@@ -340,6 +359,7 @@ class GateGradientCriterion(DataCriterion):
                     for key, grad in zip(keys, grads):
                         if grad is not None:
                             tally.sums[key] += grad.detach().abs().double()
+                            tally.reached[key] += 1
                         tally.counts[key] += count
                     tally.samples += count
                 progress(done, len(batches))
@@ -381,6 +401,7 @@ class TaylorImportance(DataCriterion):
 
     name = "taylor"
     targets = "task"
+    gradients = True
 
     def __init__(self, lam: float = 0.0) -> None:
         self.lam = float(lam)
@@ -400,6 +421,8 @@ class TaylorImportance(DataCriterion):
             if loss is not None:
                 grads = dict(zip(params, torch.autograd.grad(loss, params, allow_unused=True)))
                 for g in groups:
+                    hit = any(grads[layers[p].weight] is not None for p in _paths(g))
+                    tally.reached[g.key] += hit
                     terms = {path: (_product(layers[path].weight, grads),
                                     None if layers[path].bias is None
                                     else _product(layers[path].bias, grads))

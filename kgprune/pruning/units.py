@@ -12,6 +12,11 @@ Discovery reads structure, not class names, so one rule covers many families:
 
 A head's gate sits at the input of the output projection and a neuron's at the input of the down
 projection: zeroing it removes exactly what slicing removes.
+
+Some blocks run but never reach the output: LLaVA reads its vision tower's hidden state
+`vision_feature_layer` (-2 in the released checkpoints), so the last CLIP layer's units get no
+gradient and change nothing. Discovery sets them aside (`UnitSet.unreachable`): they are neither
+scored nor planned, so no criterion can rank them "unimportant" by accident, and they stay whole.
 """
 
 from __future__ import annotations
@@ -137,9 +142,11 @@ UnitGroup = HeadGroup | NeuronGroup
 
 @dataclass(frozen=True, slots=True)
 class UnitSet:
-    """Every prunable group of a model, in module order."""
+    """Every prunable group of a model, in module order, and the groups set aside as unreachable."""
 
     groups: tuple[UnitGroup, ...]
+    unreachable: tuple[UnitGroup, ...] = ()
+    """Groups that run but cannot change the output; not in `groups`, never scored or pruned."""
 
     def __iter__(self) -> Iterator[UnitGroup]:
         return iter(self.groups)
@@ -316,18 +323,41 @@ def _neurons(path: str, ups: list[tuple[str, nn.Linear]],
                        up=tuple(name for name, _ in ups), down=down[0], params_per_neuron=per)
 
 
+def vision_cut(model: nn.Module) -> int | None:
+    """The first vision-tower layer whose output a LLaVA-style model never reads, else None.
+
+    `hidden_states[i]` is the output of layer i - 1 (index 0 holds the embeddings), so reading
+    index -2 of L layers leaves layer L - 1 unused; with several feature layers the deepest counts.
+    """
+    config = getattr(model, "config", None)
+    feature = getattr(config, "vision_feature_layer", None)
+    total = getattr(getattr(config, "vision_config", None), "num_hidden_layers", None)
+    if feature is None or not isinstance(total, int):
+        return None
+    indices = [feature] if isinstance(feature, int) else list(feature)
+    deepest = max(int(i) % (total + 1) for i in indices)
+    return deepest if deepest < total else None
+
+
+def _is_unreachable(path: str, cut: int | None) -> bool:
+    return cut is not None and "vision_tower" in path.split(".") and layer_of(path) >= cut
+
+
 def discover_units(model: nn.Module) -> UnitSet:
     """Every attention head group and feed-forward neuron group of `model`, or a K500 error."""
     groups: list[UnitGroup] = []
+    unreachable: list[UnitGroup] = []
     fallback = default_tower(model)
+    cut = vision_cut(model)
     for path, module in model.named_modules():
         if not path:
             continue
         found = _attention(path, module) or _feed_forward(path, module)
         if found is not None:
-            groups.append(replace(found, tower=tower_of(path, fallback)))
+            found = replace(found, tower=tower_of(path, fallback))
+            (unreachable if _is_unreachable(path, cut) else groups).append(found)
     if not groups:
         kinds = Counter(type(m).__name__ for m in model.modules())
         found = ", ".join(f"{name} x{n}" for name, n in kinds.most_common(8))
         raise PruningError(Errors.K500.format(model=type(model).__name__, found=found))
-    return UnitSet(tuple(groups))
+    return UnitSet(tuple(groups), tuple(unreachable))

@@ -3,8 +3,11 @@ and therefore the same plan."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,16 +15,24 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
+from typer.testing import CliRunner
+
+from kgprune.cli import app
+from kgprune.errors import PruningError
+from kgprune.kg.backends.ladybug import LadybugStore
 
 from kgprune.pruning.data import PruningData
+from kgprune.pruning.distributed import broadcast_json, check_fits, share_from_main
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import ImportanceScores, criterion_by_name
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.planner import PlanConfig, build_plan
-from kgprune.pruning.saved import load_pruned
+from kgprune.pruning.saved import load_pruned, read_manifest
 from kgprune.pruning.schedule import PruneConfig, prune
 from kgprune.pruning.units import discover_units
+from kgprune.vqa.training import load_trained
 from tests.pruning import color_task
+from tests.training.conftest import Bench, make_bench, trained_checkpoint
 
 WORLD = 2
 CRITERIA = ("knowledge", "taylor", "activation")
@@ -113,3 +124,136 @@ def test_two_gloo_ranks_prune_and_fine_tune_in_step(tmp_path: Path) -> None:
     for key, value in first.items():
         torch.testing.assert_close(second[key], value, rtol=0, atol=0)
     assert load_pruned(tmp_path / "pruned").family == "kgvqa"
+
+
+def _share_worker(rank: int, port: int, out: str) -> None:
+    """Rank 0 shares a value with text JSON must escape; then fails, and rank 1 must hear of it."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        value = {"question": "what is the \"hot dog\" made of? ünïcode ✓", "weights": [0.5, 1e-300]}
+        received = broadcast_json(value if rank == 0 else None)
+        shared = share_from_main(lambda: ["made", rank], lambda made: made, tuple)
+        try:
+            share_from_main(lambda: 1 // 0, str, int)
+            failure = "none"
+        except ZeroDivisionError:
+            failure = "ZeroDivisionError"
+        except PruningError as e:
+            failure = str(e)
+        Path(out, f"rank{rank}.json").write_text(json.dumps(
+            {"received": received, "shared": list(shared), "failure": failure}))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+def test_rank_zero_shares_json_and_its_failure(tmp_path: Path) -> None:
+    mp.spawn(_share_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
+    assert second["received"] == first["received"]
+    assert second["received"]["question"].endswith("ünïcode ✓")
+    assert first["shared"] == second["shared"] == ["made", 0]
+    assert first["failure"] == "ZeroDivisionError"
+    assert second["failure"].startswith("[K570]") and "by zero" in second["failure"]
+
+
+def _llava_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        _score_llava(Path(out), f"rank{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def _score_llava(out: Path, prefix: str) -> None:
+    """A tiny LLaVA reading its vision tower at layer -2, as released, scored on 3 batches."""
+    torch.set_num_threads(1)
+    from tests.adapters.test_real_checkpoints import _tiny_llava
+
+    adapter = _tiny_llava(-2)
+    units = discover_units(adapter.model)
+    data = _data()
+    batches = [data.batch(adapter, range(i, i + 2)) for i in range(0, 6, 2)]
+    for name in ("knowledge", "taylor"):
+        criterion_by_name(name).score(adapter, units, batches).save(out / f"{prefix}-{name}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+def test_two_gloo_ranks_score_llava_like_one_process(tmp_path: Path) -> None:
+    """Hugging Face LLaVA with a vision layer outside the computation: the ranks' sharded sums
+    (3 batches over 2 ranks) equal one process's, and the set-aside layer is scored by none."""
+    mp.spawn(_llava_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    _score_llava(tmp_path, "single")
+    for name in ("knowledge", "taylor"):
+        single = ImportanceScores.load(tmp_path / f"single-{name}")
+        assert not any(".layers.2." in key and "vision" in key for key in single.scores)
+        for rank in range(WORLD):
+            ranked = ImportanceScores.load(tmp_path / f"rank{rank}-{name}")
+            assert ranked.samples == single.samples > 0
+            for key, values in single.scores.items():
+                torch.testing.assert_close(ranked[key], values, rtol=1e-5, atol=1e-10)
+
+
+def test_a_replica_that_does_not_fit_is_refused_naming_the_limit() -> None:
+    model = torch.nn.Linear(1024, 1024)  # 4 MiB of float32 weights
+    weights = 1024 * 1025 * 4
+    check_fits(model, weights, trainable=False)
+    check_fits(model, None, trainable=True)
+    with pytest.raises(PruningError, match=r"\[K571\].*0\.0 GiB \(weights, gradients and Adam"):
+        check_fits(model, 4 * weights - 1, trainable=True)
+    check_fits(model, 4 * weights, trainable=True)
+
+
+@pytest.fixture(scope="module")
+def bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory) -> Bench:
+    return make_bench(bundled_store, tmp_path_factory.mktemp("bench") / "synthetic", n=24)
+
+
+@pytest.fixture(scope="module")
+def trained(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_checkpoint(bench, tmp_path_factory.mktemp("model") / "kgvqa")
+
+
+def test_prune_refuses_a_model_whose_fine_tuning_does_not_fit(
+        bench: Bench, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fine-tuning needs weights, gradients and two Adam moments per rank: more than the budget
+    is refused with K571 before any work; scoring alone (--steps 0) needs only the weights."""
+    weights = sum(p.numel() * 4 for p in load_trained(trained).model.parameters())
+    monkeypatch.setattr("kgprune.commands.prune.memory_budget", lambda **_: 2 * weights)
+    args = ["prune", "--model", str(trained), "--data", str(bench.path), "--samples", "4",
+            "--batch-size", "4", "--rounds", "1", "--ratio", "0.2"]
+    refused = CliRunner().invoke(app, [*args, "--steps", "2", "--out", str(tmp_path / "a")])
+    assert refused.exit_code == 1 and "[K571]" in refused.output
+    assert not (tmp_path / "a").exists()
+    scored = CliRunner().invoke(app, [*args, "--steps", "0", "--out", str(tmp_path / "b")])
+    assert scored.exit_code == 0, scored.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+def test_readme_torchrun_line_on_the_default_embedded_store(
+        bench: Bench, trained: Path, tmp_path: Path) -> None:
+    """`torchrun --nproc-per-node 2 -m kgprune prune ...` with no --store: only rank 0 opens the
+    embedded store (two writers fail with K011), and the run ends with the single-process plan."""
+    args = ["prune", "--model", str(trained), "--data", str(bench.path), "--samples", "8",
+            "--batch-size", "4", "--rounds", "1", "--steps", "2", "--ratio", "0.3", "--json"]
+    env = {**os.environ, "KGPRUNE_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    env.pop("KGPRUNE_STORE", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+         "--master-port", str(_free_port()), "-m", "kgprune", *args, "--out",
+         str(tmp_path / "parallel")],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "K011" not in run.stderr
+    report = json.loads(run.stdout)
+    assert report["inputs"]["store"].startswith("ladybug://") and report["removed_ratio"] > 0
+    single = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "single")])
+    assert single.exit_code == 0, single.output
+    plans = [PruningPlan.from_dict(read_manifest(tmp_path / name)["info"]["plan"])
+             for name in ("parallel", "single")]
+    assert not plans[0].is_empty and plans[0].kept() == plans[1].kept()

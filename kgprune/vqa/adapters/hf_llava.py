@@ -33,7 +33,7 @@ PROMPT = "USER: <image>\n{question} ASSISTANT:"
 MAX_NEW_TOKENS = 10
 
 
-def _tiny_llama_tokenizer() -> LlamaTokenizer:
+def llama_char_tokenizer() -> LlamaTokenizer:
     """A character-level Llama tokenizer: BOS on every prompt, EOS and PAD defined, `<image>` special."""
     specials = ["<unk>", "<s>", "</s>", "<pad>"]
     chars = ["▁", *(c for c in string.printable if not c.isspace() or c == "\n")]
@@ -68,7 +68,7 @@ class LlavaAdapter:
     @classmethod
     def tiny(cls, answers: Sequence[str]) -> LlavaAdapter:
         """`answers` is unused: the character-level tokenizer already spells every answer."""
-        tokenizer = _tiny_llama_tokenizer()
+        tokenizer = llama_char_tokenizer()
         layers = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                   "num_attention_heads": 2}
         vision = CLIPVisionConfig(**layers, image_size=16, patch_size=8)
