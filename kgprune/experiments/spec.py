@@ -36,7 +36,7 @@ class Settings:
     model: str = "kgvqa"  # 'kgvqa' (built-in, trained on first use), a checkpoint or HF folder
     data: str = ""  # a benchmark directory; "" = the built-in synthetic benchmark
     store: str = ""  # knowledge-graph store URL; "" = the embedded store with the bundled KG
-    images: int = 2000  # images in the built-in benchmark
+    images: int = 8000  # images in the built-in benchmark (kgprune.vqa.benchmark_run)
     rounds: int = 1  # prune / fine-tune rounds (1: the one-shot model is the pruned one)
     steps: int = 30  # fine-tuning steps per round, where the study does not vary it
     batch_size: int = 32

@@ -6,6 +6,7 @@ Shared by `kgprune train` and `kgprune demo`, so both read the same data and jud
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,12 @@ from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.layouts import open_benchmark
 from kgprune.vqa.metrics import score_answer
-from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
+from kgprune.vqa.synthetic import GENERATOR_VERSION, PRETRAIN, generate_benchmark, questions_name
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
     has_checkpoint,
+    load_synthetic_split,
     load_trained,
     majority_accuracy,
     new_model,
@@ -38,8 +40,10 @@ from kgprune.vqa.training import (
     train,
 )
 
-DEFAULT_IMAGES = 2000
-DEFAULT_IMAGE_SIZE = 32
+DEFAULT_IMAGES = 8000
+"""Enough for >= 2,000 test questions and for the model to learn every object's answers."""
+DEFAULT_IMAGE_SIZE = 48
+DEFAULT_EPOCHS = 10
 
 
 def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
@@ -92,18 +96,28 @@ def _cache_name(data_dir: Path) -> str:
 
 
 def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed: int = 0,
-                  epochs: int = 6, lam: float = 0.5, lr: float = 2e-3,
+                  epochs: int = DEFAULT_EPOCHS, lam: float = 0.5, lr: float = 2e-3,
                   on_progress: ProgressFn | None = None) -> Path:
     """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
-    home per (benchmark, size, epochs, λ, seed) and resumed if a run was interrupted. Its answer
-    vocabulary is the training split's answers."""
-    checkpoint = (data_home() / "models"
-                  / f"kgvqa-{size}-{_cache_name(data_dir)}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+    home per (architecture, benchmark, size, epochs, λ, seed) and resumed if a run was
+    interrupted. Its answer vocabulary is the training split's answers. A synthetic benchmark's
+    perception questions (`pretrain`) are trained on beside the training split: they teach the
+    model to recognise the objects whose knowledge the other questions ask for."""
     benchmark = open_benchmark(data_dir)
     train_samples = benchmark.split("train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
-    adapter = new_model(size, benchmark.image_size, train_samples, seed=seed)
-    train(adapter, train_samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
+    perception = (load_synthetic_split(data_dir, PRETRAIN)
+                  if (data_dir / questions_name(PRETRAIN)).is_file() else [])
+    version = store.version()
+    contexts |= {sample_id(s): KnowledgeContext(sample_id(s), (), (), (), (), (), version)
+                 for s in perception}  # nothing to ground: a name is seen, not known
+    samples = [*train_samples, *perception]
+    adapter = new_model(size, benchmark.image_size, samples, seed=seed)
+    architecture = hashlib.sha256(json.dumps(adapter.config.to_dict(), sort_keys=True)
+                                  .encode()).hexdigest()[:8]
+    checkpoint = (data_home() / "models" / f"kgvqa-{size}-{architecture}-{_cache_name(data_dir)}"
+                                           f"-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+    train(adapter, samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
           epochs=epochs, lr=lr, seed=seed, on_progress=on_progress)
     return checkpoint
 

@@ -39,7 +39,7 @@ from kgprune.vqa.adapters.kgvqa import (
 from kgprune.vqa.datasets import VqaSample, load_okvqa, read_json
 from kgprune.vqa.knowledge_loss import batch_losses, knowledge_targets, task_targets
 from kgprune.vqa.metrics import normalize_answer, score_answer
-from kgprune.vqa.synthetic import annotations_name, image_path, questions_name
+from kgprune.vqa.synthetic import PRETRAIN, annotations_name, image_path, questions_name
 
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -67,12 +67,14 @@ def sample_id(sample: VqaSample) -> str:
 
 
 def load_synthetic_split(data_dir: Path, split: str) -> list[VqaSample]:
-    """A split of a `kgprune vqa make-synthetic` benchmark, with each sample's image path."""
+    """A split of a `kgprune vqa make-synthetic` benchmark, with each sample's image path
+    (`pretrain` asks about the training images)."""
     data_dir = Path(data_dir)
     if not (data_dir / "manifest.json").is_file():
         raise InputFormatError(Errors.K408.format(path=data_dir))
     dataset = load_okvqa(data_dir / questions_name(split), data_dir / annotations_name(split))
-    return [replace(s, image_path=data_dir / image_path(split, int(s.image_id)))
+    folder = "train" if split == PRETRAIN else split
+    return [replace(s, image_path=data_dir / image_path(folder, int(s.image_id)))
             for s in dataset.samples]
 
 
@@ -336,11 +338,14 @@ def train(
 
 
 def default_config(size: str, image_size: int) -> KgVqaConfig:
-    """The architecture `kgprune train` uses: patches of a quarter of the side, at most 16 px."""
-    patch = max(4, min(16, image_size // 4))
+    """The architecture `kgprune train` uses: patches of a sixth of the side (8 px at 48 px),
+    4-16 px; 8 heads of 16 dimensions, so one head is a small share of what pruning can remove;
+    tiny reads whole words of its training questions, so its parameters sit in heads and neurons."""
+    patch = max(4, min(16, image_size // 6))
     while image_size % patch:
         patch -= 1
-    return KgVqaConfig(size=size, image_size=image_size, patch_size=patch)
+    return KgVqaConfig(size=size, image_size=image_size, patch_size=patch, num_heads=8,
+                       mlp_dim=512, vocabulary="words" if size == "tiny" else "minilm")
 
 
 def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,

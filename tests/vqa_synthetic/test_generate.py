@@ -16,6 +16,7 @@ from kgprune.kg.ingest import load_visual_genome
 from kgprune.kg.store import GraphStore
 from kgprune.kg.uri import concept_uri
 from kgprune.vqa.synthetic import (
+    PRETRAIN,
     RELATIONS,
     SPLITS,
     VARIANTS,
@@ -23,6 +24,7 @@ from kgprune.vqa.synthetic import (
     generate_benchmark,
     questions_name,
 )
+from kgprune.vqa.synthetic.questions import NAME_QUESTION
 
 N, SIZE = 40, 64
 _ARTICLES = ("a ", "an ", "the ")
@@ -67,7 +69,7 @@ def _pixels(root: Path, url: str) -> bytes:
 def test_same_seed_is_byte_identical_and_another_seed_differs(benchmarks: dict[str, Path]) -> None:
     first, again, other = (_files(benchmarks[k]) for k in ("standard", "again", "seed1"))
     assert first == again
-    assert len(first) == N + 9
+    assert len(first) == N + 11  # 3 x 2 split files, pretrain's 2, manifest, 2 scene files
     assert first["scene_graphs.json"] != other["scene_graphs.json"]
 
 
@@ -242,3 +244,21 @@ def test_cli_bad_arguments_fail_with_a_clear_error(tmp_path: Path, args: list[st
     result = CliRunner().invoke(app, ["vqa", "make-synthetic", str(tmp_path), *args])
     assert result.exit_code != 0
     assert isinstance(result.exception, ConfigError) and code in str(result.exception)
+
+
+def test_perception_questions_ask_the_training_objects_names(benchmarks: dict[str, Path]) -> None:
+    """`pretrain` asks "What is the object on the left?" of every training object: its name."""
+    root = benchmarks["standard"]
+    train = _load(root, questions_name("train"))["questions"]
+    asked = _load(root, questions_name(PRETRAIN))["questions"]
+    answers = {a["question_id"]: a for a in _load(root, annotations_name(PRETRAIN))["annotations"]}
+    assert len(asked) == len(train) > 0
+    assert {q["image_id"] for q in asked} == {q["image_id"] for q in train}
+    graphs = {g["image_id"]: g["objects"] for g in _load(root, "scene_graphs.json")}
+    known = set(_annotations(root))
+    for q in asked:
+        assert q["question_id"] not in known and q["question"].startswith("What is ")
+        name = graphs[q["image_id"]][q["question_id"] % 10 - 5]["names"][0]
+        annotation = answers[q["question_id"]]
+        assert annotation["question_type"] == NAME_QUESTION
+        assert {a["answer"] for a in annotation["answers"]} == {name}

@@ -6,6 +6,7 @@ Files follow Visual Genome (scene graphs) and OK-VQA / VQA-v2 (questions, annota
 
 from kgprune.vqa.synthetic.generate import (
     GENERATOR_VERSION,
+    PRETRAIN,
     SPLITS,
     VARIANTS,
     BenchmarkManifest,
@@ -20,7 +21,7 @@ from kgprune.vqa.synthetic.generate import (
 from kgprune.vqa.synthetic.questions import OBJECT_TERMS, RELATIONS
 
 __all__ = [
-    "GENERATOR_VERSION", "OBJECT_TERMS", "RELATIONS", "SPLITS", "VARIANTS", "BenchmarkManifest",
+    "GENERATOR_VERSION", "OBJECT_TERMS", "PRETRAIN", "RELATIONS", "SPLITS", "VARIANTS", "BenchmarkManifest",
     "BenchmarkObject", "annotations_name", "benchmark_objects", "check_arguments",
     "generate_benchmark", "image_path", "questions_name",
 ]

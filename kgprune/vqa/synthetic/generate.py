@@ -20,18 +20,24 @@ from kgprune.kg.store import GraphStore
 from kgprune.kg.uri import concept_uri, parse_concept_uri
 from kgprune.vqa.synthetic import render
 from kgprune.vqa.synthetic.questions import (
+    NAME_QUESTION,
     OBJECT_TERMS,
     RELATIONS,
     human_answers,
+    name_question_text,
     position_ref,
     question_text,
     relative_ref,
 )
 
 GENERATOR = "kgprune.vqa.synthetic"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 VARIANTS: tuple[str, ...] = ("standard", "paraphrase", "degraded", "compositional", "text")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+PRETRAIN = "pretrain"
+"""Perception questions on the training images ("What is the object on the left?" -> its name):
+what the built-in model learns to see from before it learns what the KG says about it. No study
+prunes, scores or evaluates on them."""
 IMAGE_SIZE_RANGE = (32, 1024)
 MANIFEST = "manifest.json"
 _FACT_LIMIT = 1000
@@ -204,17 +210,32 @@ class Question:
     answers: tuple[dict[str, Any], ...]
 
 
+def _reference(scene: Scene, index: int, variant: str) -> str:
+    if variant == "compositional":
+        return _compositional_ref(scene, index)
+    return position_ref(scene.objects[index].position, single=len(scene.objects) == 1,
+                        paraphrase=variant == "paraphrase")
+
+
+def name_questions(scene: Scene, *, variant: str) -> list[Question]:
+    """One perception question per object; ids after the knowledge questions' (index + 5)."""
+    return [Question(_object_id(scene.image_id, i + 5), scene.image_id,
+                     name_question_text(_reference(scene, i, variant),
+                                        paraphrase=variant == "paraphrase"),
+                     NAME_QUESTION,
+                     tuple({"answer_id": j + 1, "answer": placed.obj.name,
+                            "raw_answer": placed.obj.name, "answer_confidence": "yes"}
+                           for j in range(10)))
+            for i, placed in enumerate(scene.objects)]
+
+
 def make_questions(scene: Scene, *, seed: int, variant: str) -> list[Question]:
     """One question per object, on a relation it has facts for."""
     rng = _stream(seed, scene.image_id, "questions")
-    single = len(scene.objects) == 1
     out = []
     for i, placed in enumerate(scene.objects):
         relation = rng.choice(tuple(placed.obj.answers))
-        if variant == "compositional":
-            ref = _compositional_ref(scene, i)
-        else:
-            ref = position_ref(placed.position, single=single, paraphrase=variant == "paraphrase")
+        ref = _reference(scene, i, variant)
         qid = _object_id(scene.image_id, i)
         rng_answers = _stream(seed, qid, "answers")
         humans = human_answers(placed.obj.answers[relation], relation, rng_answers)
@@ -251,7 +272,8 @@ def annotations_name(split: str) -> str:
 
 def _output_names() -> list[str]:
     return ([MANIFEST, "scene_graphs.json", "image_data.json"]
-            + [questions_name(s) for s in SPLITS] + [annotations_name(s) for s in SPLITS])
+            + [questions_name(s) for s in (*SPLITS, PRETRAIN)]
+            + [annotations_name(s) for s in (*SPLITS, PRETRAIN)])
 
 
 def prepare_out_dir(out_dir: Path) -> None:
@@ -315,8 +337,8 @@ def generate_benchmark(
                   "facts": {r: len(a) for r, a in o.answers.items()}} for o in objects],
     )
     graphs, image_data = [], []
-    questions: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    annotations: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    questions: dict[str, list[dict[str, Any]]] = {s: [] for s in (*SPLITS, PRETRAIN)}
+    annotations: dict[str, list[dict[str, Any]]] = {s: [] for s in (*SPLITS, PRETRAIN)}
     by_split: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
     for split in SPLITS:
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -333,13 +355,22 @@ def generate_benchmark(
         image_data.append({"image_id": image_id, "url": image_path(split, image_id),
                            "width": image_size, "height": image_size, "coco_id": None,
                            "flickr_id": None})
-        for q in make_questions(scene, seed=seed, variant=variant):
-            questions[split].append({"image_id": image_id, "question": q.text,
-                                     "question_id": q.question_id})
-            annotations[split].append({"image_id": image_id, "question_id": q.question_id,
-                                       "question_type": q.relation, "answer_type": "other",
-                                       "answers": list(q.answers)})
-            by_split[split][q.relation] += 1
+        asked = [(split, q) for q in make_questions(scene, seed=seed, variant=variant)]
+        if split == "train":
+            asked += [(PRETRAIN, q) for q in name_questions(scene, variant=variant)]
+        for target, q in asked:
+            questions[target].append({"image_id": image_id, "question": q.text,
+                                      "question_id": q.question_id})
+            annotations[target].append({"image_id": image_id, "question_id": q.question_id,
+                                        "question_type": q.relation, "answer_type": "other",
+                                        "answers": list(q.answers)})
+            if target != PRETRAIN:
+                by_split[split][q.relation] += 1
+    manifest.questions[PRETRAIN] = len(questions[PRETRAIN])
+    _dump(out_dir / questions_name(PRETRAIN), {**_header(variant, PRETRAIN),
+                                               "questions": questions[PRETRAIN]})
+    _dump(out_dir / annotations_name(PRETRAIN), {**_header(variant, PRETRAIN),
+                                                 "annotations": annotations[PRETRAIN]})
     for split in SPLITS:
         _dump(out_dir / questions_name(split), {**_header(variant, split),
                                                 "questions": questions[split]})

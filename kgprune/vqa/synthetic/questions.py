@@ -40,6 +40,10 @@ PARAPHRASE_TEMPLATES: dict[str, str] = {
     "CapableOf": "What is {ref} able to do?",
     "HasProperty": "Which quality is typical of {ref}?",
 }
+NAME_QUESTION = "ObjectName"
+"""The question type of perception questions ("What is the object on the left?"): the answer is
+the object's name, which the pixels show and the KG is not needed for."""
+NAME_TEMPLATES: dict[bool, str] = {False: "What is {ref}?", True: "Which object is {ref}?"}
 POSITION_REFS: dict[str, str] = {
     "left": "the object on the left", "right": "the object on the right",
     "middle": "the object in the middle", "top": "the object at the top",
@@ -70,6 +74,10 @@ def relative_ref(preposition: str, anchors: tuple[str, ...]) -> str:
 def question_text(relation: str, ref: str, *, paraphrase: bool) -> str:
     template = (PARAPHRASE_TEMPLATES if paraphrase else STANDARD_TEMPLATES)[relation]
     return template.format(ref=ref, Ref=ref[:1].upper() + ref[1:])
+
+
+def name_question_text(ref: str, *, paraphrase: bool) -> str:
+    return NAME_TEMPLATES[paraphrase].format(ref=ref)
 
 
 def plural(phrase: str) -> str:
