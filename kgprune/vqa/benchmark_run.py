@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.retrieval import FactEmbeddings, FactRetriever, KnowledgeContext
@@ -26,7 +27,9 @@ from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.layouts import open_benchmark
 from kgprune.vqa.metrics import score_answer
+from kgprune.vqa.seeing import SeeingReport, seeing_report
 from kgprune.vqa.synthetic import GENERATOR_VERSION, PRETRAIN, generate_benchmark, questions_name
+from kgprune.vqa.synthetic.render import BACKGROUND
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
@@ -37,6 +40,7 @@ from kgprune.vqa.training import (
     new_model,
     open_image,
     sample_id,
+    scene_objects,
     train,
 )
 
@@ -122,16 +126,29 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
     return checkpoint
 
 
-def predict(adapter: ModelAdapter, samples: Sequence[VqaSample], *,
-            batch_size: int = 32) -> list[str]:
-    """Answers of any adapter, in batches of images and questions."""
+def predict(adapter: ModelAdapter, samples: Sequence[VqaSample], *, batch_size: int = 32,
+            image: Callable[[VqaSample], Image.Image] | None = None) -> list[str]:
+    """Answers of any adapter, in batches of images and questions; `image` replaces the
+    samples' own images (blank-image checks)."""
     answers: list[str] = []
+    show = image or open_image
     with torch.inference_mode():
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
-            inputs = adapter.prepare([open_image(s) for s in chunk], [s.question for s in chunk])
+            inputs = adapter.prepare([show(s) for s in chunk], [s.question for s in chunk])
             answers += adapter.predict(inputs)
     return answers
+
+
+def seeing(adapter: ModelAdapter, data_dir: Path, samples: Sequence[VqaSample],
+           train_samples: Sequence[VqaSample]) -> SeeingReport:
+    """Accuracy per number of objects, on blank images, and the question-only prior, on a
+    synthetic benchmark (whose scene graphs count the objects)."""
+    counts = {image_id: len(objects) for image_id, objects in scene_objects(data_dir).items()}
+    size = open_benchmark(data_dir).image_size
+    blank = Image.new("RGB", (size, size), BACKGROUND)
+    return seeing_report(lambda chosen, image: predict(adapter, chosen, image=image), samples,
+                         train_samples, counts, blank)
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,8 +164,9 @@ def test_splits_partition_the_images(benchmarks: dict[str, Path]) -> None:
     manifest = _load(root, "manifest.json")
     assert sum(manifest["images"].values()) == N
     assert manifest["images"] == {s: len(list((root / "images" / s).iterdir())) for s in SPLITS}
-    assert sum(manifest["relations"].values()) == sum(manifest["questions"].values())
-    assert sum(manifest["questions"].values()) == len(_questions(root))
+    asked = sum(manifest["questions"][s] for s in SPLITS)
+    assert sum(manifest["relations"].values()) == asked == len(_questions(root))
+    assert manifest["questions"][PRETRAIN] == manifest["questions"]["train"]
     assert 60 <= len(manifest["objects"]) <= 100
 
 
