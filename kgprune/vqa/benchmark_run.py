@@ -28,13 +28,12 @@ from kgprune.vqa.hallucination import hallucination_rate
 from kgprune.vqa.layouts import open_benchmark
 from kgprune.vqa.metrics import score_answer
 from kgprune.vqa.seeing import SeeingReport, seeing_report
-from kgprune.vqa.synthetic import GENERATOR_VERSION, PRETRAIN, generate_benchmark, questions_name
+from kgprune.vqa.synthetic import GENERATOR_VERSION, generate_benchmark
 from kgprune.vqa.synthetic.render import BACKGROUND
 from kgprune.vqa.training import (
     ProgressFn,
     build_contexts,
     has_checkpoint,
-    load_synthetic_split,
     load_trained,
     majority_accuracy,
     new_model,
@@ -42,6 +41,7 @@ from kgprune.vqa.training import (
     sample_id,
     scene_objects,
     train,
+    with_perception,
 )
 
 DEFAULT_IMAGES = 8000
@@ -104,18 +104,12 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
                   on_progress: ProgressFn | None = None) -> Path:
     """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
     home per (architecture, benchmark, size, epochs, λ, seed) and resumed if a run was
-    interrupted. Its answer vocabulary is the training split's answers. A synthetic benchmark's
-    perception questions (`pretrain`) are trained on beside the training split: they teach the
-    model to recognise the objects whose knowledge the other questions ask for."""
+    interrupted. Its answer vocabulary is the training split's answers (and, on a synthetic
+    benchmark, the object names its perception questions teach: `with_perception`)."""
     benchmark = open_benchmark(data_dir)
     train_samples = benchmark.split("train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
-    perception = (load_synthetic_split(data_dir, PRETRAIN)
-                  if (data_dir / questions_name(PRETRAIN)).is_file() else [])
-    version = store.version()
-    contexts |= {sample_id(s): KnowledgeContext(sample_id(s), (), (), (), (), (), version)
-                 for s in perception}  # nothing to ground: a name is seen, not known
-    samples = [*train_samples, *perception]
+    samples, contexts = with_perception(data_dir, train_samples, contexts, store.version())
     adapter = new_model(size, benchmark.image_size, samples, seed=seed)
     architecture = hashlib.sha256(json.dumps(adapter.config.to_dict(), sort_keys=True)
                                   .encode()).hexdigest()[:8]

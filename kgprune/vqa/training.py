@@ -357,3 +357,16 @@ def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,
              if config.vocabulary == "words" else ())
     return KgVqaAdapter.build(config, build_vocabulary(s.answers for s in train_samples),
                               words=words, seed=seed)
+
+
+def with_perception(data_dir: Path, samples: Sequence[VqaSample],
+                    contexts: Mapping[str, KnowledgeContext],
+                    kg_version: str) -> tuple[list[VqaSample], dict[str, KnowledgeContext]]:
+    """Training samples plus a synthetic benchmark's perception questions (`pretrain`), which
+    teach the model to recognise the objects whose knowledge the other questions ask for. They
+    get empty contexts: a name is seen, not known, so they add nothing to L_knowledge."""
+    perception = (load_synthetic_split(data_dir, PRETRAIN)
+                  if (Path(data_dir) / questions_name(PRETRAIN)).is_file() else [])
+    empty = {sample_id(s): KnowledgeContext(sample_id(s), (), (), (), (), (), kg_version)
+             for s in perception}
+    return [*samples, *perception], {**contexts, **empty}

@@ -17,7 +17,7 @@ from kgprune.kg.retrieval import FactRetriever
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
 from kgprune.linking.relation_detector import RelationDetector
-from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary
+from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary, build_word_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.metrics import normalize_answer, vqa_accuracy
 from kgprune.vqa.synthetic import generate_benchmark
@@ -27,6 +27,7 @@ from kgprune.vqa.training import (
     load_synthetic_split,
     synthetic_queries,
     train,
+    with_perception,
 )
 
 IMAGES = 800
@@ -57,10 +58,14 @@ def test_tiny_model_beats_answering_from_the_question_alone(bundled_store: Ladyb
     retriever = FactRetriever(bundled_store, Linker(bundled_store),
                               RelationDetector(HashingEncoder()))
     contexts = build_contexts(retriever, synthetic_queries(tmp_path / "bench", train_samples))
-    config = replace(default_config("tiny", 32), dim=64, mlp_dim=128, max_question_tokens=16)
-    adapter = KgVqaAdapter.build(config, build_vocabulary(s.answers for s in train_samples),
-                                 seed=0)
-    report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
+    samples, contexts = with_perception(tmp_path / "bench", train_samples, contexts,
+                                        bundled_store.version())
+    assert len(samples) == 2 * len(train_samples), "one perception question per object"
+    config = replace(default_config("tiny", 32), patch_size=8, dim=64, mlp_dim=128,
+                     max_question_tokens=16)
+    adapter = KgVqaAdapter.build(config, build_vocabulary(s.answers for s in samples),
+                                 words=build_word_vocabulary(s.question for s in samples), seed=0)
+    report = train(adapter, samples, val_samples=val_samples, contexts=contexts,
                    checkpoint_dir=tmp_path / "model", epochs=EPOCHS, batch_size=32, lr=2e-3,
                    lam=0.5, seed=0, checkpoint_every=10_000)
     bar = max(question_only_accuracy(train_samples, val_samples, lambda s: s.question),
