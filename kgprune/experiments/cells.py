@@ -28,7 +28,7 @@ import torch
 
 from kgprune.errors import Errors, ExperimentError
 from kgprune.experiments.agreement import RankAgreement
-from kgprune.experiments.evaluation import evaluate
+from kgprune.experiments.evaluation import Quality, evaluate
 from kgprune.experiments.labels import ScoringSets, scoring_sets
 from kgprune.experiments.records import CellResult
 from kgprune.experiments.spec import FULL, Cell, Settings, StudySpec
@@ -276,12 +276,9 @@ class PruningCellRunner:
         self._pruned = _Pruned(key, adapter, metrics, one_shot)
         return self._pruned
 
-    def _quality(self, adapter: ModelAdapter, cell: Cell) -> dict[str, Any]:
-        """Accuracy, cross-entropy and predictions of `adapter` on the cell's evaluation split."""
+    def _quality(self, adapter: ModelAdapter, cell: Cell) -> Quality:
         data, split = cell.eval_data or cell.train_data, self.settings.eval_split
-        quality = evaluate(adapter, self._eval_images(data, split), self._split(data, split))
-        return {"accuracy": quality.accuracy, "test_ce": quality.cross_entropy,
-                "predictions": quality.predictions}
+        return evaluate(adapter, self._eval_images(data, split), self._split(data, split))
 
     def run(self, cell: Cell) -> CellResult:
         assert self._base is not None and self._base_size is not None, "prepare() runs first"
@@ -290,19 +287,17 @@ class PruningCellRunner:
         eval_data = cell.eval_data or cell.train_data
         samples = self._split(eval_data, self.settings.eval_split)
         try:
+            early = None
             if pruned.one_shot is not None:
                 adapter.model = pruned.one_shot
                 early = self._quality(adapter, cell)
-                adapter.model = float_model
-            if cell.quantize == "int8":
-                adapter.model = quantize_int8(float_model)
+            adapter.model = quantize_int8(float_model) if cell.quantize == "int8" else float_model
             late = self._quality(adapter, cell)
-            if pruned.one_shot is None:
-                early = late
+            early = late if early is None else early  # the full model is its own one-shot
             contexts = self._contexts_for(eval_data, self.settings.eval_split)
             with open_store(self.store_url) as store:
                 hallucination = hallucination_rate(
-                    samples, {s.question_id: p for s, p in zip(samples, late["predictions"],
+                    samples, {s.question_id: p for s, p in zip(samples, late.predictions,
                                                                strict=True)},
                     [contexts[sample_id(s)] for s in samples], store)
             size = _size(adapter)
@@ -313,8 +308,8 @@ class PruningCellRunner:
         base = self._base_size
         metrics = {
             **pruned.metrics,
-            "oneshot_accuracy": early["accuracy"], "oneshot_ce": early["test_ce"],
-            "accuracy": late["accuracy"], "test_ce": late["test_ce"],
+            "oneshot_accuracy": early.accuracy, "oneshot_ce": early.cross_entropy,
+            "accuracy": late.accuracy, "test_ce": late.cross_entropy,
             "hallucination": 100 * hallucination.rate,
             "majority_accuracy": majority_accuracy(self._split(cell.train_data, "train"),
                                                    samples),

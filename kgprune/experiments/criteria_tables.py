@@ -29,6 +29,16 @@ def condition(method: str, labels: int | None) -> str:
     return f"{method}, no labels" if labels == 0 else f"{method}, {labels} labels"
 
 
+def field_text(group: Group, field: str) -> str:
+    """A cell field as the main table shows it: what pruning does not apply to the full model,
+    and labels to a method that reads no data, show as '–'."""
+    method = group.fields["method"]
+    if (method == FULL and field in ("normalize", "steps", "labels")) or \
+            (field == "labels" and method in DATA_FREE):
+        return "–"
+    return format_field(field, group.fields[field])
+
+
 def with_ce(group: Group, accuracy: str, ce: str) -> str:
     if accuracy not in group.stats:
         return "–"
@@ -110,7 +120,7 @@ def rank_table(groups: Sequence[Group]) -> ReportTable | None:
     seen: dict[tuple[Any, ...], Group] = {}
     for g in measured:
         seen.setdefault((g.fields["method"], *(g.fields[f] for f in fields)), g)
-    rows = tuple((key[0], *(format_field(f, v) for f, v in zip(fields, key[1:], strict=True)),
+    rows = tuple((key[0], *(field_text(g, f) for f in fields),
                   str(len(g.seeds)), format_stat(g.stats.get("rank_self"), "rank_self"),
                   *(format_stat(g.stats.get(m), m) for m in others))
                  for key, g in seen.items())

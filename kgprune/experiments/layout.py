@@ -11,12 +11,13 @@ from kgprune.experiments.aggregate import Group, Paired, paired, paired_variants
 from kgprune.experiments.criteria_tables import (
     budget_table,
     condition,
+    field_text,
     label_free_table,
     rank_table,
     with_ce,
 )
 from kgprune.experiments.records import CellRecord
-from kgprune.experiments.spec import DATA_FREE, FULL
+from kgprune.experiments.spec import FULL
 from kgprune.experiments.tables import (
     FIELD_LABELS,
     ReportTable,
@@ -147,19 +148,11 @@ def varying_fields(groups: Sequence[Group]) -> list[str]:
             or len({g.fields[f] for g in pruned}) > 1]
 
 
-def _field_text(group: Group, field: str) -> str:
-    """A cell field as the main table shows it; labels mean nothing to a method without data."""
-    method = group.fields["method"]
-    if field == "labels" and (method == FULL or method in DATA_FREE):
-        return "–"
-    return format_field(field, group.fields[field])
-
-
 def main_table(study: str, groups: Sequence[Group]) -> ReportTable:
     fields = varying_fields(groups)
     present = {m for g in groups for m in g.stats}
     metrics = [m for m in layout_of(study, groups).metrics if m in present]
-    rows = tuple(tuple(_field_text(g, f) for f in fields) + (str(len(g.seeds)),)
+    rows = tuple(tuple(field_text(g, f) for f in fields) + (str(len(g.seeds)),)
                  + tuple(format_stat(g.stats.get(m), m) for m in metrics) for g in groups)
     caption = ("Mean ± half-width of the 95% t-interval over n seeds. Compression is the share "
                "of prunable units' parameters removed; params removed (all) the share of all "

@@ -38,7 +38,8 @@ FILES = (INPUTS, CONFIG, CELLS, RESULTS_JSON, RESULTS_CSV, SUMMARY_CSV, REPORT_M
 GRIDS: dict[str, tuple[str, ...]] = {
     # two ratios draw the compression curves; magnitude gives the knowledge - magnitude pairs
     "sweep": ("methods=full,knowledge,magnitude", "ratios=0.3,0.5"),
-    "ablate-loss": (),  # knowledge at 30%, λ = 0 and λ = 0.5
+    # knowledge at 30%, λ = 0 and λ = 0.5, in two rounds (the one-shot model is then its own)
+    "ablate-loss": ("rounds=2",),
     # every criterion at 50%, per pool and without normalisation
     "ablate-importance": ("normalizations=tower_kind,none",),
     "budget": ("methods=full,knowledge", "ratios=0.5", "budgets=0,2"),
@@ -162,6 +163,9 @@ def _check_study_specifics(study: str, records: list[CellRecord], results: dict[
         assert ("lam", 0.5, 0.0, "step_s") in compared
     elif study == "ablate-loss":
         assert {("lam", 0.5, 0.0, "accuracy"), ("lam", 0.5, 0.0, "hallucination")} <= compared
+        one_shot = {(r.metrics["oneshot_accuracy"], r.metrics["oneshot_ce"]) for r in pruned}
+        assert len(one_shot) == 1, "λ only changes fine-tuning: one one-shot model for both"
+        assert len({r.metrics["test_ce"] for r in pruned}) == 2
     elif study == "cross-domain":
         table = _table(results, "accuracy (%) by evaluation set (Table 2 layout)")
         assert table["columns"] == ["method", "compression", "standard", "paraphrase"]
