@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 from kgprune.cli import app
 from kgprune.errors import PruningError
 from kgprune.kg.backends.ladybug import LadybugStore
-
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import (
     broadcast_json,
