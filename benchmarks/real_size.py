@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,25 +189,48 @@ def _bar() -> Progress:
                     console=err, transient=True)
 
 
-def run(name: str, overrides: dict[str, Any], *, device: torch.device, dtype: torch.dtype,
-        sample_count: int, batch_size: int, ratio: float, batch_sizes: Sequence[int],
-        repeats: int, warmup: int, work: Path, paired: int) -> dict[str, Any]:
-    steps = Steps(device)
-    torch.manual_seed(0)
-    with creating(device, dtype):
-        adapter = steps.run("build", lambda: build_real(name, overrides))
-    adapter.model.eval()
-    check_fits(adapter.model, memory_budget(device, loaded=adapter.model), trainable=False)
+@dataclass(frozen=True, slots=True)
+class Settings:
+    name: str
+    overrides: dict[str, Any]
+    device: torch.device
+    dtype: torch.dtype
+    samples: int
+    batch_size: int
+    ratio: float
+    batch_sizes: tuple[int, ...]
+    repeats: int
+    warmup: int
+    paired: int
+
+    def build(self, steps: Steps, step: str) -> ModelAdapter:
+        """The architecture from seed 0 (the same random weights every time), in eval mode."""
+        torch.manual_seed(0)
+        with creating(self.device, self.dtype):
+            adapter = steps.run(step, lambda: build_real(self.name, self.overrides))
+        adapter.model.eval()
+        return adapter
+
+
+def prune_and_save(settings: Settings, steps: Steps, data: PruningData,
+                   out_dir: Path) -> dict[str, Any]:
+    """Build, measure, score, plan, compare masked with sliced, slice and save: the first model's
+    life, which ends with this function."""
+    adapter = settings.build(steps, "build")
+    check_fits(adapter.model, memory_budget(settings.device, loaded=adapter.model),
+               trainable=False)
     units = steps.run("discover_units", lambda: discover_units(adapter.model))
-    base = measure(adapter, steps, "base", batch_sizes, repeats, warmup)
-    data = samples(max(sample_count, CHECK_SAMPLES), seed=0)
-    batches = data.scoring_batches(adapter, samples=sample_count, batch_size=batch_size, seed=0)
+    base = measure(adapter, steps, "base", settings.batch_sizes, settings.repeats,
+                   settings.warmup)
+    batches = data.scoring_batches(adapter, samples=settings.samples,
+                                   batch_size=settings.batch_size, seed=0)
     with _bar() as progress:
-        bar = progress.add_task(f"knowledge importance, {sample_count} samples", total=len(batches))
+        bar = progress.add_task(f"knowledge importance, {settings.samples} samples",
+                                total=len(batches))
         scores = steps.run("importance", lambda: criterion_by_name("knowledge").score(
-            adapter, units, batches, on_progress=lambda done, _t: progress.update(bar, completed=done)))
-    del batches
-    plan = steps.run("plan", lambda: build_plan(units, scores, PlanConfig(ratio=ratio)))
+            adapter, units, batches,
+            on_progress=lambda done, _total: progress.update(bar, completed=done)))
+    plan = steps.run("plan", lambda: build_plan(units, scores, PlanConfig(ratio=settings.ratio)))
 
     def masked() -> tuple[torch.Tensor, list[str]]:
         with Gates(adapter.model, units) as gates:
@@ -216,52 +240,60 @@ def run(name: str, overrides: dict[str, Any], *, device: torch.device, dtype: to
     masked_losses, masked_answers = steps.run("masked_outputs", masked)
     steps.run("surgery", lambda: apply_plan(adapter.model, plan, units=units))
     sliced_losses, sliced_answers = steps.run("sliced_outputs", lambda: outputs(adapter, data))
-    out_dir = work / f"{name}-pruned"
     steps.run("save", lambda: save_pruned(adapter, plan, out_dir, info={"benchmark": "real_size"}))
-    saved_bytes = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
-    del adapter
+    return {"units": {"groups": len(units), "heads": sum(g.num_heads for g in units.heads),
+                      "neurons": sum(g.size for g in units.neurons),
+                      "unreachable": [g.key for g in units.unreachable]},
+            "plan": {"target_ratio": settings.ratio, "removed_ratio": round(plan.removed_ratio, 4),
+                     "removed_params": plan.removed_params},
+            "base": base, "masked": (masked_losses, masked_answers),
+            "sliced": (sliced_losses, sliced_answers)}
+
+
+def run(settings: Settings, work: Path) -> dict[str, Any]:
+    steps = Steps(settings.device)
+    data = samples(max(settings.samples, CHECK_SAMPLES), seed=0)
+    out_dir = work / f"{settings.name}-pruned"
+    first = prune_and_save(settings, steps, data, out_dir)
     gc.collect()
 
     def load() -> ModelAdapter:
-        with creating(device, dtype):
+        with creating(settings.device, settings.dtype):
             return load_pruned(out_dir)
 
     loaded = steps.run("load", load)
-    loaded.model.to(device)
+    loaded.model.to(settings.device)
     loaded_losses, loaded_answers = steps.run("loaded_outputs", lambda: outputs(loaded, data))
-    pruned = measure(loaded, steps, "pruned", batch_sizes, repeats, warmup)
+    pruned = measure(loaded, steps, "pruned", settings.batch_sizes, settings.repeats,
+                     settings.warmup)
     latency: dict[str, Any] = {}
-    if paired:
-        torch.manual_seed(0)
-        with creating(device, dtype):
-            again = steps.run("rebuild_base", lambda: build_real(name, overrides))
-        again.model.eval()
+    if settings.paired:
         timed = steps.run("paired_latency", lambda: paired_latency(
-            {"base": again, "pruned": loaded}, batch_sizes, paired))
-        latency = {"rounds": paired, **timed, **{
+            {"base": settings.build(steps, "rebuild_base"), "pruned": loaded},
+            settings.batch_sizes, settings.paired))
+        latency = {"rounds": settings.paired, **timed, **{
             f"ratio_b{b}": round(timed[f"pruned_b{b}_min_ms"] / timed[f"base_b{b}_min_ms"], 4)
-            for b in batch_sizes}}
-        del again
+            for b in settings.batch_sizes}}
+    (masked_losses, masked_answers), (sliced_losses, sliced_answers) = (first["masked"],
+                                                                          first["sliced"])
+    base = first["base"]
     return {
-        "config": name, "overrides": overrides, "device": str(device), "dtype": str(dtype),
-        "samples": sample_count, "batch_size": batch_size,
-        "units": {"groups": len(units), "heads": sum(g.num_heads for g in units.heads),
-                  "neurons": sum(g.size for g in units.neurons),
-                  "unreachable": [g.key for g in units.unreachable]},
-        "plan": {"target_ratio": ratio, "removed_ratio": round(plan.removed_ratio, 4),
-                 "removed_params": plan.removed_params},
+        "config": settings.name, "overrides": settings.overrides, "device": str(settings.device),
+        "dtype": str(settings.dtype), "samples": settings.samples,
+        "batch_size": settings.batch_size, "units": first["units"], "plan": first["plan"],
         "equality": {
             "masked_vs_sliced_max_abs_loss_diff": float((masked_losses - sliced_losses).abs().max()),
             "masked_vs_sliced_same_answers": masked_answers == sliced_answers,
             "sliced_vs_loaded_max_abs_loss_diff": float((sliced_losses - loaded_losses).abs().max()),
             "sliced_vs_loaded_same_answers": sliced_answers == loaded_answers,
             "answers": sliced_answers},
-        "base": base, "pruned": pruned, "saved_bytes": saved_bytes,
+        "base": base, "pruned": pruned,
+        "saved_bytes": sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file()),
         "ratios": {"params": round(pruned["params"] / base["params"], 4),
                    "flops": round(pruned["flops_per_sample"] / base["flops_per_sample"], 4),
                    **{f"latency_b{b}": round(pruned[f"latency_b{b}_min_ms"]
                                              / base[f"latency_b{b}_min_ms"], 4)
-                      for b in batch_sizes}},
+                      for b in settings.batch_sizes}},
         "paired_latency": latency, "steps": steps.records}
 
 
@@ -302,12 +334,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     name, overrides = _overrides(args)
     uptime_before = _load_average()
     with tempfile.TemporaryDirectory(prefix="kgprune-real-size-") as work:
-        result = run(name, overrides, device=torch.device(args.device),
-                     dtype=getattr(torch, args.dtype), sample_count=args.samples,
-                     batch_size=args.batch_size, ratio=args.ratio,
-                     batch_sizes=[int(b) for b in args.batch_sizes.split(",")],
-                     repeats=args.repeats, warmup=args.warmup, work=Path(work),
-                     paired=args.paired)
+        settings = Settings(
+            name=name, overrides=overrides, device=torch.device(args.device),
+            dtype=getattr(torch, args.dtype), samples=args.samples, batch_size=args.batch_size,
+            ratio=args.ratio, batch_sizes=tuple(int(b) for b in args.batch_sizes.split(",")),
+            repeats=args.repeats, warmup=args.warmup, paired=args.paired)
+        result = run(settings, Path(work))
     result["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                          "threads": torch.get_num_threads(), "torch": torch.__version__,
                          "load_avg_before": uptime_before, "load_avg_after": _load_average()}

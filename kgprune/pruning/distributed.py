@@ -109,6 +109,22 @@ def data_from_payload(payload: dict[str, Any]) -> PruningData:
                        knowledge=tuple(payload["knowledge"]))
 
 
+def mean_weights(*local_counts: float) -> tuple[float, ...]:
+    """Per loss term, the factor n_r * W / N that makes the average over ranks of each rank's
+    gradient of its own mean the gradient of the mean over all ranks' samples (1 outside a group;
+    0 where no rank has a sample for the term). Ranks' shards differ in how many samples count for
+    a term (knowledge-grounded ones, a short last batch), so plain averaging would weight a sample
+    of a thin shard more."""
+    if not in_group():
+        return tuple(1.0 for _ in local_counts)
+    counts = torch.tensor(local_counts, dtype=torch.float64)
+    totals = counts.clone()
+    dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+    world = dist.get_world_size()
+    return tuple(float(n * world / total) if total else 0.0
+                 for n, total in zip(counts.tolist(), totals.tolist()))
+
+
 def _open(path: str) -> Image.Image:
     try:
         with Image.open(path) as image:

@@ -4,7 +4,9 @@ Any `ModelAdapter` works: batches are prepared by the adapter, the loss is `batc
 order is a function of (seed, round, epoch) and the learning rate of the step, so a round re-run
 after a crash repeats exactly. Under `torch.distributed` each rank takes its share of every global
 batch and the gradients are averaged with all_reduce before the step, the same arithmetic as DDP,
-done by hand so that adapters which call sub-modules directly need no wrapper.
+done by hand so that adapters which call sub-modules directly need no wrapper. Each rank's loss
+terms are weighted by its share of the samples that count for them (`mean_weights`), so the step
+is the single-process step even when shards hold different numbers of grounded samples.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 
 from kgprune.errors import ConfigError, Errors
 from kgprune.pruning.data import PruningData
+from kgprune.pruning.distributed import mean_weights
 from kgprune.vqa.adapters.base import ModelAdapter, ModelInputs
 from kgprune.vqa.knowledge_loss import batch_losses
 from kgprune.vqa.training import learning_rate
@@ -114,7 +117,10 @@ def finetune(adapter: ModelAdapter, data: PruningData, config: FinetuneConfig, *
             group["lr"] = learning_rate(step, config.steps, config.lr)
         parts = batch_losses(adapter, batch.inputs, task=batch.task, knowledge=batch.knowledge,
                              lam=config.lam)
+        task_w, knowledge_w, batch_w = mean_weights(sum(bool(t) for t in batch.task),
+                                                    parts.grounded, len(batch.task))
         loss = parts.total
+        scaled = task_w * parts.task + config.lam * knowledge_w * parts.knowledge
         if config.distill:
             assert teacher is not None
             with torch.no_grad():
@@ -122,8 +128,9 @@ def finetune(adapter: ModelAdapter, data: PruningData, config: FinetuneConfig, *
             log_probs = F.log_softmax(_logits(adapter, batch.inputs) / config.temperature, dim=-1)
             kl = F.kl_div(log_probs, target, reduction="batchmean") * config.temperature ** 2
             loss = loss + config.distill * kl
+            scaled = scaled + batch_w * config.distill * kl
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaled.backward()
         _average_gradients(model)
         optimizer.step()
         totals["loss"] += loss.item()

@@ -20,9 +20,13 @@ from typer.testing import CliRunner
 from kgprune.cli import app
 from kgprune.errors import PruningError
 from kgprune.kg.backends.ladybug import LadybugStore
-
 from kgprune.pruning.data import PruningData
-from kgprune.pruning.distributed import broadcast_json, check_fits, share_from_main
+from kgprune.pruning.distributed import (
+    broadcast_json,
+    check_fits,
+    mean_weights,
+    share_from_main,
+)
 from kgprune.pruning.finetune import FinetuneConfig
 from kgprune.pruning.importance import ImportanceScores, criterion_by_name
 from kgprune.pruning.plan import PruningPlan
@@ -114,7 +118,9 @@ _SCHEDULE = PruneConfig(method="knowledge", ratio=0.3, rounds=1, importance_samp
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
 def test_two_gloo_ranks_prune_and_fine_tune_in_step(tmp_path: Path) -> None:
     """Both ranks build the single-process plan, fine-tune to identical weights (gradients are
-    averaged across ranks), and rank 0 alone writes the result."""
+    averaged across ranks), and rank 0 alone writes the result. (That the averaged gradient is the
+    one-process gradient is `test_rank_zero_shares_json_and_its_failure`'s part on mean_weights:
+    after AdamW steps, float rounding on near-zero gradients is amplified to lr-sized differences.)"""
     mp.spawn(_prune_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     single = prune(color_task.adapter(seed=0), _data(), _SCHEDULE, tmp_path / "single")
     plans = [PruningPlan.from_json((tmp_path / f"rank{r}.plan.json").read_text())
@@ -141,15 +147,46 @@ def _share_worker(rank: int, port: int, out: str) -> None:
             failure = "ZeroDivisionError"
         except PruningError as e:
             failure = str(e)
+        weighted, plain, alone = _sharded_gradients(rank)
         Path(out, f"rank{rank}.json").write_text(json.dumps(
-            {"received": received, "shared": list(shared), "failure": failure}))
+            {"received": received, "shared": list(shared), "failure": failure,
+             "weighted": weighted, "plain": plain, "alone": alone}))
     finally:
         dist.destroy_process_group()
+
+
+def _sharded_gradients(rank: int) -> tuple[list[float], list[float], list[float]]:
+    """The gradient of L_task + 0.5 L_knowledge (each a mean over the samples that count for it)
+    of a linear model over 8 samples: averaged over ranks with `mean_weights`, averaged plainly,
+    and computed by one process. Rank 0's shard holds 3 knowledge-grounded samples, rank 1's 1."""
+    generator = torch.Generator().manual_seed(3)
+    x, y = torch.randn(8, 3, generator=generator), torch.randn(8, generator=generator)
+    grounded = torch.tensor([1, 1, 1, 0, 1, 0, 0, 0], dtype=torch.float64)
+
+    def gradient(rows: slice, weights: tuple[float, float]) -> torch.Tensor:
+        w = torch.ones(3, dtype=torch.float64, requires_grad=True)
+        pred = x[rows].double() @ w
+        task = ((pred - y[rows]) ** 2).mean()
+        knowledge = (pred ** 2 * grounded[rows]).sum() / grounded[rows].sum()
+        (weights[0] * task + 0.5 * weights[1] * knowledge).backward()
+        return w.grad
+
+    alone = gradient(slice(None), (1.0, 1.0))
+    rows = slice(rank, None, WORLD)
+    local = (float(len(range(8)[rows])), float(grounded[rows].sum()))
+    results = []
+    for weights in (mean_weights(*local), (1.0, 1.0)):
+        grad = gradient(rows, weights)
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        results.append((grad / WORLD).tolist())
+    return results[0], results[1], alone.tolist()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
 def test_rank_zero_shares_json_and_its_failure(tmp_path: Path) -> None:
+    """Also: ranks whose shards hold different numbers of grounded samples, weighted by
+    `mean_weights`, average to the one-process gradient (plain averaging does not)."""
     mp.spawn(_share_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
     assert second["received"] == first["received"]
@@ -157,6 +194,9 @@ def test_rank_zero_shares_json_and_its_failure(tmp_path: Path) -> None:
     assert first["shared"] == second["shared"] == ["made", 0]
     assert first["failure"] == "ZeroDivisionError"
     assert second["failure"].startswith("[K570]") and "by zero" in second["failure"]
+    for rank in (first, second):
+        torch.testing.assert_close(torch.tensor(rank["weighted"]), torch.tensor(rank["alone"]))
+        assert not torch.allclose(torch.tensor(rank["plain"]), torch.tensor(rank["alone"]))
 
 
 def _llava_worker(rank: int, port: int, out: str) -> None:
