@@ -66,6 +66,10 @@ class KgVqaConfig:
     text_layers: int = 2
     max_question_tokens: int = 24
     vocabulary: str = "minilm"
+    coordinates: bool = False
+    """Add each patch's (x, y, x², y²) through a linear map to its token: "the object on the left"
+    becomes an attention score linear in x, which a softmax over the patches turns into "the
+    leftmost object". Without it, where a patch lies is only a learned embedding per patch."""
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -196,6 +200,12 @@ class VisionEncoder(nn.Module):
         self.pool = nn.MaxPool2d(config.patch_size)
         self.patch_embed = nn.Linear(config.colour_features, config.dim)
         self.pos_embed = nn.Parameter(torch.randn(1, patches, config.dim) * 0.02)
+        side = config.image_size // config.patch_size
+        centres = (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2 - 1
+        y, x = torch.meshgrid(centres, centres, indexing="ij")
+        grid = torch.stack([x, y, x * x, y * y], dim=-1).reshape(1, patches, 4)
+        self.register_buffer("grid", grid, persistent=False)
+        self.coord_embed = nn.Linear(4, config.dim) if config.coordinates else None
         self.blocks = nn.ModuleList(VisionBlock(config.dim, config.num_heads, config.mlp_dim)
                                     for _ in range(config.vision_layers))
         self.norm = nn.LayerNorm(config.dim)
@@ -203,6 +213,8 @@ class VisionEncoder(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         shown = self.pool(F.gelu(self.colours(pixels))).flatten(2).transpose(1, 2)
         x = self.patch_embed(shown) + self.pos_embed
+        if self.coord_embed is not None:
+            x = x + self.coord_embed(self.grid)
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
