@@ -152,7 +152,7 @@ def _round(csv_gz: Path, workdir: Path, parsers: list[str], with_load: bool) -> 
     floor = sum(gunzip) / len(gunzip)
     result["gunzip_s"] = gunzip
     for parser in parsers:
-        for key, measured in result[parser].items():
+        for measured in result[parser].values():
             measured["over_gunzip"] = measured["seconds"] / floor
     if len(parsers) == 2 and with_load:
         a, b = (result[p]["parse_and_load"]["seconds"] for p in parsers)

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ KILL_AFTER_SECOND_FACT_CHUNK = """
 import os, signal, sys, time
 from pathlib import Path
 from kgprune.kg import ingest
-from kgprune.kg.backends import ladybug_build
+from kgprune.kg.backends import ladybug, ladybug_build
 from kgprune.kg.backends.ladybug import LadybugStore
 
 parser = sys.argv[3]
@@ -37,7 +38,7 @@ def rows_then_die(self, statement, params=None):
             os.kill(os.getpid(), signal.SIGKILL)
     return result
 ladybug_build.BuildSession.rows = rows_then_die
-ingest.PARQUET_CHUNK_ROWS = 1
+ladybug.COPY_POOL_BYTES_PER_ROW = 2**40  # one row per Parquet chunk
 store = LadybugStore(Path(sys.argv[1]), copy_chunk_rows=1)
 ingest.load_conceptnet(store, Path(sys.argv[2]), parser=parser)
 """
@@ -92,18 +93,22 @@ def test_killed_load_is_invisible_to_readers_and_rerun_matches_clean_run(
     reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-c", KILL_AFTER_SECOND_FACT_CHUNK, str(db), str(conceptnet_csv),
-             parser, str(mid), "2"], capture_output=True, timeout=300)
-        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+             parser, str(mid), "2"], stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, err.decode()
         assert mid.exists(), "the loader was killed after committing two chunks"
         assert _leftovers(db), "the killed build is still on disk"
+        staging = f"kgprune-stage-{proc.pid}-*"
+        assert list(Path(tempfile.gettempdir()).glob(staging)), "its staging folder too"
 
         rerun = LadybugStore(db)
         assert _counts(rerun) == before
         load_conceptnet(rerun, conceptnet_csv, parser=parser)  # type: ignore[arg-type]
         assert _counts(rerun) == after
         assert _leftovers(db) == [], "the next write removed the killed build"
+        assert not list(Path(tempfile.gettempdir()).glob(staging)), "and its staging folder"
         rerun.close()
         time.sleep(1.0)
     finally:

@@ -25,8 +25,6 @@ from kgprune.kg.staging import ConceptStager, FactStager, stage_dir
 from kgprune.kg.store import GraphBatch, GraphStore, WriteCounts
 
 ENGLISH = frozenset({"en"})
-# Rows per Parquet file, and so per `COPY` into the embedded store: what its buffer pool holds.
-PARQUET_CHUNK_ROWS = 1_000_000
 Parser = Literal["duckdb", "python"]
 
 
@@ -34,7 +32,7 @@ Parser = Literal["duckdb", "python"]
 class BulkLoader(Protocol):
     """A store that copies staged Parquet tables in (the embedded store)."""
 
-    def bulk_load(self, tables: ColumnarConceptNet, *, chunk_rows: int) -> WriteCounts: ...
+    def bulk_load(self, tables: ColumnarConceptNet) -> WriteCounts: ...
 
 
 @contextmanager
@@ -113,7 +111,7 @@ def load_conceptnet(
         with stage_conceptnet_columnar(path, report, **options) as staged:
             if staged is not None:
                 if isinstance(store, BulkLoader):
-                    counts = store.bulk_load(staged, chunk_rows=PARQUET_CHUNK_ROWS)
+                    counts = store.bulk_load(staged)
                 else:
                     counts = store.write(_columnar_batch(staged))
                 return _record(report, counts)

@@ -110,7 +110,9 @@ class FactStager:
     """Spill facts into hash buckets; iterate them back merged, one bucket in memory at a time."""
 
     def __init__(self, workdir: Path | None = None, num_buckets: int = NUM_BUCKETS) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=workdir)
+        parent = workdir or Path(tempfile.gettempdir())
+        remove_stale_stage_dirs(parent)
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=parent)
         root = Path(self._tmp.name)
         self._paths = [root / f"facts-{i:02d}.jsonl" for i in range(num_buckets)]
         self._files: list[IO[str]] = [p.open("w", encoding="utf-8") for p in self._paths]

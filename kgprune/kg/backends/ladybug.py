@@ -35,6 +35,8 @@ POOL_SHARE = 0.25
 MIN_POOL_MB, MAX_POOL_MB = 512, 1536
 # Rows per COPY statement of the streaming writer; each COPY commits inside the private build.
 COPY_CHUNK_ROWS = 250_000
+# Pool a bulk COPY needs per wide fact row: 10^6 rows copied in a 1 GiB pool, not in 512 MiB.
+COPY_POOL_BYTES_PER_ROW = 1024
 
 
 def _available_mb() -> int:
@@ -286,8 +288,10 @@ class LadybugStore:
         """All or nothing: readers see the old graph until the whole batch is in."""
         return self._build(lambda session: _Writer(session, self.copy_chunk_rows).copy_all(batch))
 
-    def bulk_load(self, tables: ParquetTables, *, chunk_rows: int) -> WriteCounts:
-        """Copy staged Parquet tables in: one `COPY` per table and chunk, new keys only."""
+    def bulk_load(self, tables: ParquetTables) -> WriteCounts:
+        """Copy staged Parquet tables in, new keys only: one `COPY` per table and per chunk of
+        what the buffer pool holds."""
+        chunk_rows = max(1, self._pool // COPY_POOL_BYTES_PER_ROW)
 
         def fill(session: BuildSession) -> WriteCounts:
             files = tables.write_parquet(

@@ -138,5 +138,6 @@ def build_aside(path: Path, buffer_pool_bytes: int) -> Iterator[BuildSession]:
                 os.replace(build, path)
                 _fsync(path.parent)
         finally:
-            for leftover in (build, wal_of(build), workdir):
+            # The build's file, its log and LadybugDB's checkpoint files beside it.
+            for leftover in path.parent.glob(f"{build.name}*"):
                 _remove(leftover)

@@ -46,8 +46,8 @@ class ConceptNetEdge:
     fact: Fact
 
 
-class _BadLine(ValueError):
-    pass
+class BadLine(ValueError):
+    """A malformed row; the loader names its file and line, or skips it with --skip-bad-lines."""
 
 
 def _concept(parsed: ParsedConcept) -> Concept:
@@ -56,23 +56,23 @@ def _concept(parsed: ParsedConcept) -> Concept:
 
 def _parse_end(uri: str) -> ParsedConcept:
     if "\x00" in uri:
-        raise _BadLine(f"bad concept URI {uri!r}: it contains a NUL byte")
+        raise BadLine(f"bad concept URI {uri!r}: it contains a NUL byte")
     try:
         return parse_concept_uri(uri)
     except KgpruneError as e:
-        raise _BadLine(f"bad concept URI '{uri}'") from e
+        raise BadLine(f"bad concept URI '{uri}'") from e
 
 
 def _parse_info(raw: str) -> dict:
     try:
         info = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise _BadLine(f"info column is not valid JSON ({e.msg} at char {e.pos})") from e
+        raise BadLine(f"info column is not valid JSON ({e.msg} at char {e.pos})") from e
     weight = info.get("weight") if isinstance(info, dict) else None
     if not isinstance(weight, int | float) or isinstance(weight, bool):
-        raise _BadLine("info JSON must be an object with a numeric 'weight'")
+        raise BadLine("info JSON must be an object with a numeric 'weight'")
     if not math.isfinite(weight):
-        raise _BadLine(f"the weight {weight} is not a finite number")
+        raise BadLine(f"the weight {weight} is not a finite number")
     return info
 
 
@@ -88,12 +88,13 @@ def contributors_of(info: dict) -> tuple[str, ...]:
     )
 
 
-def _parse_line(
+def parse_line(
     line: str, langs: frozenset[str] | None, report: LoadReport
 ) -> ConceptNetEdge | None:
+    """The reference parse of one row: an edge, None (skipped and counted) or `BadLine`."""
     cols = line.rstrip("\r\n").split("\t")
     if len(cols) != 5:
-        raise _BadLine(f"expected 5 tab-separated columns, found {len(cols)}")
+        raise BadLine(f"expected 5 tab-separated columns, found {len(cols)}")
     _, rel_uri, start, end, raw_info = cols
     if rel_uri == "/r/ExternalURL":
         report.skip("external_url")
@@ -101,7 +102,7 @@ def _parse_line(
     try:
         relation = relation_from_uri(rel_uri)
     except KgpruneError as e:
-        raise _BadLine(f"unknown relation '{rel_uri}'") from e
+        raise BadLine(f"unknown relation '{rel_uri}'") from e
     if not (start.startswith("/c/") and end.startswith("/c/")):
         report.skip("non_concept_end")
         return None
@@ -144,7 +145,7 @@ def _decode(raw_line: bytes) -> str:
     try:
         return raw_line.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _BadLine(f"not UTF-8 ({e.reason} at byte {e.start})") from None
+        raise BadLine(f"not UTF-8 ({e.reason} at byte {e.start})") from None
 
 
 def iter_conceptnet(
@@ -165,8 +166,8 @@ def iter_conceptnet(
             for lineno, raw_line in enumerate(stream, start=1):
                 report.lines_read = lineno
                 try:
-                    edge = _parse_line(_decode(raw_line), langs, report)
-                except _BadLine as e:
+                    edge = parse_line(_decode(raw_line), langs, report)
+                except BadLine as e:
                     if not skip_bad_lines:
                         raise InputFormatError(
                             Errors.K003.format(path=path, line=lineno, problem=e)

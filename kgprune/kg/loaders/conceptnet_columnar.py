@@ -26,8 +26,8 @@ from kgprune.errors import Errors, InputFormatError
 from kgprune.kg.loaders.conceptnet import (
     MAX_REPORTED_BAD_LINES,
     ProgressFn,
-    _BadLine,
-    _parse_line,
+    BadLine,
+    parse_line,
     check_input_file,
 )
 from kgprune.kg.records import SOURCE_CONCEPTNET, Concept, Fact, LoadReport
@@ -205,8 +205,8 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset
     for n, line in rows:
         before = set(report.skipped)
         try:
-            edge = _parse_line(line, langs, report)
-        except _BadLine as e:
+            edge = parse_line(line, langs, report)
+        except BadLine as e:
             if not skip_bad_lines:
                 raise InputFormatError(Errors.K003.format(path=path, line=n, problem=e)) from None
             report.skip("bad_line")
