@@ -192,3 +192,8 @@ class Errors:
     K632 = "[K632] Unknown method(s) {methods} in the study; known: {known}."
     K567 = "[K567] --batch-sizes must be comma-separated positive integers like 1,8,32; got '{value}'."
     K430 = "[K430] Invalid kgvqa architecture: colour_features must be at least 1, got {value}; fix it in the model config (or the checkpoint's state.json)."
+    K590 = "[K590] A plain module cannot {what}: kgprune has no adapter for it. Use a data-free method (magnitude, random), or pass loss=lambda model, batch: <scalar tensor> and data=<your batches>."
+    K591 = "[K591] The loss callable must return a scalar tensor, or a mapping with a scalar '{name}' entry; it returned {keys}."
+    K592 = "[K592] {path} holds a pruned plain module ({cls}); pass an unpruned instance of that class: load_pruned(path, model={cls}(...))."
+    K593 = "[K593] {path} holds a pruned {cls}, but the model passed is a {given}; pass an unpruned instance of {cls}."
+    K594 = "[K594] {what} Pass {fix}."
