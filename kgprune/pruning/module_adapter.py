@@ -68,7 +68,22 @@ class ModuleAdapter:
         return tuple(results)
 
 
-def loss_batches(batches: Iterable[Any], *, knowledge: bool = True) -> list[ScoringBatch]:
-    """The caller's batches as scoring batches of one sample each, both losses asked for."""
-    return [ScoringBatch(inputs={_BATCH: b}, task=[{"task": 1.0}],
-                         knowledge=[{"knowledge": 1.0}] if knowledge else [{}]) for b in batches]
+class LossData:
+    """The caller's batches for a `ModuleAdapter`, in the shape the pruning schedule reads data:
+    each batch is one scoring sample asking for both losses. Nothing to fine-tune on."""
+
+    def __init__(self, batches: Iterable[Any]) -> None:
+        self.batches = list(batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def grounded(self) -> int:
+        return len(self.batches)
+
+    def scoring_batches(self, adapter: object, *, samples: int, batch_size: int,
+                        seed: int) -> list[ScoringBatch]:
+        """The first `samples` batches in the caller's order (they are already batches)."""
+        return [ScoringBatch(inputs={_BATCH: b}, task=[{"task": 1.0}],
+                             knowledge=[{"knowledge": 1.0}]) for b in self.batches[:samples]]

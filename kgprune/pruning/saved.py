@@ -408,6 +408,12 @@ def load_pruned(directory: str | Path, *, model: nn.Module | None = None) -> Mod
     """The adapter of a directory written by `save_pruned`, in eval mode, with identical outputs
     (a `ModuleAdapter` for a model saved without one). A plain module's folder needs `model`, an
     unpruned instance of its class, which is left unchanged."""
+    return load_with_manifest(directory, model=model)[0]
+
+
+def load_with_manifest(directory: str | Path, *,
+                       model: nn.Module | None = None) -> tuple[ModelAdapter, dict[str, Any]]:
+    """`load_pruned`, and the manifest it checked."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     plan = _plan(manifest, directory)
@@ -425,4 +431,4 @@ def load_pruned(directory: str | Path, *, model: nn.Module | None = None) -> Mod
     adapter.model = _load_weights(adapter.model, manifest, directory)
     adapter.model.name_or_path = str(directory)
     adapter.model.eval()
-    return adapter
+    return adapter, manifest
