@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +150,12 @@ def _view_info(view: CoverageView) -> dict[str, Any]:
 
 
 def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | str | None,
-            view: CoverageView, seed: int, processor: Any, loss: LossFn | None) -> _Inputs:
+            view: CoverageView, seed: int, processor: Any, loss: LossFn | None,
+            on_event: EventFn | None = None) -> _Inputs:
     """The adapter and the samples it learns from. A benchmark directory (or the built-in one,
-    when the model needs data and none is given) gets its knowledge retrieved from `kg`."""
+    when the model needs data and none is given) gets its knowledge retrieved from `kg`.
+    `on_event("stage", {"text": ...})` says what is being prepared."""
+    emit = on_event or (lambda _name, _data: None)
     if method not in CRITERIA:
         raise ConfigError(Errors.K566.format(method=method, known=", ".join(CRITERIA)))
     is_module = isinstance(model, nn.Module) and not (
@@ -176,12 +179,16 @@ def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | s
         raise ConfigError(Errors.K594.format(
             what=f"data= for a {type(model).__name__} is a {type(data).__name__}.",
             fix="a benchmark directory or a PruningData (batches with loss= are for plain modules)"))
+    emit("stage", {"text": "Opening the knowledge graph"})
     store = kg if isinstance(kg, GraphStore) else open_kg(kg)
     try:
+        emit("stage", {"text": "Preparing the benchmark"})
         data_dir = Path(data) if data is not None else default_benchmark(store, seed=0)
         samples = load_synthetic_split(data_dir, "train")
+        emit("stage", {"text": f"Retrieving knowledge for {len(samples)} questions"})
         contexts = retrieve_contexts(store, data_dir, samples, view=view)
         if model == BUILTIN:
+            emit("stage", {"text": "Training the built-in model (once; cached in the data home)"})
             path = train_builtin(store, data_dir, seed=seed)
             adapter: ModelAdapter = load_trained(path)
         else:
@@ -231,24 +238,30 @@ def prune(model: ModelLike, method: str = "magnitude", ratio: float = 0.3, *,
         scores = ImportanceScores.load(scores)
     if scores is not None:
         method = scores.criterion
+    if method not in CRITERIA:
+        raise ConfigError(Errors.K566.format(method=method, known=", ".join(CRITERIA)))
+    config = PruneConfig(
+        method=method, ratio=ratio, rounds=rounds, importance_samples=samples,
+        importance_batch=batch_size, lam=lam, compensate=compensate, seed=seed,
+        plan=PlanConfig(ratio=ratio, target=target, min_heads=min_heads,
+                        neuron_multiple=neuron_multiple, protected=tuple(protect),
+                        gqa_mode=gqa_mode, policy=policy),
+        finetune=FinetuneConfig(steps=steps, batch_size=batch_size, lr=lr, lam=lam,
+                                distill=distill, seed=seed))
+    if out is not None and isinstance(model, (str, Path)) and model != BUILTIN and \
+            Path(model).resolve() == Path(out).resolve():
+        raise ConfigError(Errors.K563.format(path=out, problem="it is the input model"))
     inputs = _inputs(model, method, data=data, kg=kg, view=view, seed=seed,
-                     processor=processor, loss=loss)
+                     processor=processor, loss=loss, on_event=on_event)
     adapter = inputs.adapter
     if steps and isinstance(adapter, ModuleAdapter):
         raise ConfigError(Errors.K594.format(
             what="Fine-tuning needs a VQA adapter (images, questions, answers).",
             fix="steps=0 for a plain module and fine-tune it your own way"))
-    protected = tuple(protect)
     if policy == "uniform" and adapter.family not in (BUILTIN, "module"):
-        protected += fixed_head_groups(adapter.model, discover_units(adapter.model))
-    config = PruneConfig(
-        method=method, ratio=ratio, rounds=rounds, importance_samples=samples,
-        importance_batch=batch_size, lam=lam, compensate=compensate, seed=seed,
-        plan=PlanConfig(ratio=ratio, target=target, min_heads=min_heads,
-                        neuron_multiple=neuron_multiple, protected=protected, gqa_mode=gqa_mode,
-                        policy=policy),
-        finetune=FinetuneConfig(steps=steps, batch_size=batch_size, lr=lr, lam=lam,
-                                distill=distill, seed=seed))
+        fixed = fixed_head_groups(adapter.model, discover_units(adapter.model))
+        config = replace(config, plan=replace(config.plan,
+                                              protected=config.plan.protected + fixed))
     teacher = None
     if distill:
         teacher = load_model(Path(inputs.info["model"])) if isinstance(model, (str, Path)) and \
@@ -272,11 +285,13 @@ def prune(model: ModelLike, method: str = "magnitude", ratio: float = 0.3, *,
 def score(model: ModelLike, method: str = "magnitude", *, data: DataLike = None,
           kg: GraphStore | str | None = None, loss: LossFn | None = None, processor: Any = None,
           lam: float = 0.5, view: CoverageView = FULL_VIEW, seed: int = 0, samples: int = 256,
-          batch_size: int = 32) -> ImportanceScores:
+          batch_size: int = 32, on_event: EventFn | None = None) -> ImportanceScores:
     """The importance of every head and neuron of `model` by `method`; the model is unchanged.
     `scores.save(path)` writes them for `prune(..., scores=path)`."""
     inputs = _inputs(model, method, data=data, kg=kg, view=view, seed=seed,
-                     processor=processor, loss=loss)
+                     processor=processor, loss=loss, on_event=on_event)
+    (on_event or (lambda _name, _data: None))(
+        "stage", {"text": f"Scoring units ({method}, {samples} samples)"})
     config = PruneConfig(method=method, importance_samples=samples, importance_batch=batch_size,
                          lam=lam, seed=seed)
     return score_units(inputs.adapter, inputs.data, config,  # type: ignore[arg-type]

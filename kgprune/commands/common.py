@@ -1,18 +1,34 @@
-"""What every command group shares: consoles, option types, progress bars, renderers."""
+"""What every command group shares: consoles, option types, progress bars, renderers.
+
+On a terminal, rich tables fit the window and progress is animated on stderr. Anywhere else (a
+pipe, a log file, a script) tables print at their full width, never cut to 80 columns, and there
+are no progress frames: the log holds results, not spinner debris.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from kgprune.kg import bundled
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
@@ -24,8 +40,17 @@ from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.training import load_synthetic_split
 
-out = Console()
-err = Console(stderr=True)
+LOG_WIDTH = 100_000
+"""Console width off a terminal: wide enough that no table is ever cut or wrapped."""
+
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else LOG_WIDTH)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path or bolt://host:7687 "
                                               "(default: KGPRUNE_STORE or the embedded store)")]
@@ -36,6 +61,15 @@ StrategyOpt = Annotated[str, typer.Option(
     "--strategy", help="Coverage sampling: edge, concept, relation, walk or source.")]
 SourceOpt = Annotated[str, typer.Option(
     "--source", help="With --strategy source: conceptnet or visual_genome.")]
+LambdaOpt = Annotated[float, typer.Option(
+    "--lambda", "--lam", help="Weight λ of L_knowledge (--lam is a deprecated alias).")]
+
+
+class CountColumn(ProgressColumn):
+    """"done/total" once the total is known; nothing before (no "0/None")."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}")
 
 
 def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = "") -> CoverageView:
@@ -61,25 +95,54 @@ def training_split(store: str | None, data: Path | None,
     url = store or default_store_url()
     with open_store(url) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_bundled(s)
         data_dir = data or default_benchmark(s, seed=0)
         samples = load_synthetic_split(data_dir, "train")
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
+        with status(f"Retrieving knowledge for {len(samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, samples, view=view)
         yield TrainingSplit(s, url, data_dir, samples, contexts)
 
 
+def json_ready(data: Any) -> Any:
+    """`data` with paths (and other non-JSON leaves) as strings and non-finite floats as null:
+    the one JSON convention of every `--json` output."""
+    if isinstance(data, dict):
+        return {str(k): json_ready(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_ready(v) for v in data]
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if data is None or isinstance(data, (bool, int, str)):
+        return data
+    return str(data)
+
+
 def print_json(data: Any) -> None:
-    out.print_json(json.dumps(data, ensure_ascii=False))
+    """Strict JSON on stdout (no NaN or Infinity): coloured on a terminal, plain elsewhere."""
+    ready = json_ready(data)
+    if out.is_terminal:
+        out.print_json(json.dumps(ready, ensure_ascii=False, allow_nan=False))
+    else:
+        sys.stdout.write(json.dumps(ready, ensure_ascii=False, allow_nan=False, indent=1) + "\n")
+
+
+def status(text: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr on a terminal; nothing elsewhere."""
+    return err.status(text) if err.is_terminal else nullcontext()
+
+
+def live_progress(*columns: Any) -> Progress:
+    """A transient rich progress display on stderr, disabled off a terminal."""
+    return Progress(*columns, console=err, transient=True, disable=not err.is_terminal)
 
 
 @contextmanager
 def progress_bar(description: str, *, unit_bytes: bool = True) -> Iterator[ProgressFn]:
-    """A transient rich bar on stderr; the callback takes (done, total)."""
+    """A transient rich bar on stderr (none off a terminal); the callback takes (done, total)."""
     columns = [TextColumn("{task.description}"), BarColumn()]
-    columns += [DownloadColumn()] if unit_bytes else [TextColumn("{task.completed}/{task.total}")]
-    with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as progress:
+    columns += [DownloadColumn()] if unit_bytes else [CountColumn()]
+    with live_progress(*columns, TimeRemainingColumn()) as progress:
         task = progress.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:

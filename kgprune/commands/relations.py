@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, training_split
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status, training_split
 from kgprune.experiments.relations import relation_importance
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.saved import is_pruned_dir, read_manifest
@@ -41,7 +41,7 @@ def relations_cmd(
     with training_split(store, data) as split:
         s, samples, contexts = split.store, split.samples, split.contexts
         adapter = load_model(model)
-        with err.status("Scoring units per relation"):
+        with status("Scoring units per relation"):
             result = relation_importance(adapter, samples, contexts, plan=_plan(model),
                                          per_relation=per_relation)
         result.write_json(out_path, top)

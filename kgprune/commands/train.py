@@ -7,9 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import (
+    CountColumn,
+    JsonOpt,
+    LambdaOpt,
+    StoreOpt,
+    err,
+    live_progress,
+    out,
+    print_json,
+    status,
+)
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.store import GraphStore, default_store_url, open_store
@@ -29,7 +39,7 @@ def _benchmark(data: Path | None, store: GraphStore, seed: int) -> Path:
     """`--data`, or a default benchmark in the data home, generated on first use."""
     if data is not None:
         return data
-    with err.status("Preparing the built-in benchmark"):
+    with status("Preparing the built-in benchmark"):
         return default_benchmark(store, seed=seed)
 
 
@@ -47,7 +57,7 @@ def train_cmd(
         "the data home).")] = None,
     size: Annotated[str, typer.Option(help=f"Model size: {', '.join(SIZES)}.")] = "tiny",
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
-    lam: Annotated[float, typer.Option("--lam", help="Weight λ of the knowledge loss.")] = 0.5,
+    lam: LambdaOpt = 0.5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights and data order.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-3,
@@ -63,19 +73,19 @@ def train_cmd(
     url = store or default_store_url()
     with open_store(url) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_bundled(s)
         data_dir = _benchmark(data, s, seed)
         train_samples = load_synthetic_split(data_dir, "train")
         val_samples = load_synthetic_split(data_dir, "val")
-        with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
+        with status(f"Retrieving knowledge for {len(train_samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
     image_size = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["image_size"]
     adapter = KgVqaAdapter.build(default_config(size, image_size),
                                  build_vocabulary(s.answers for s in train_samples), seed=seed)
     columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+               CountColumn(), TextColumn("steps"), TimeRemainingColumn())
+    with live_progress(*columns) as progress:
         task = progress.add_task(f"Training kgvqa-{size}", total=None)
         report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
                        checkpoint_dir=out_dir, lam=lam, epochs=epochs, batch_size=batch_size,

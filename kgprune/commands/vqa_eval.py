@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, out, print_json, status
 from kgprune.kg.retrieval import FactRetriever, RetrievalQuery
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import HashingEncoder
@@ -25,7 +25,7 @@ def _hallucination(url: str, samples: list[VqaSample],
     """Retrieve a context per question (no image objects: the results file has none) and judge."""
     encoder = HashingEncoder()
     with open_store(url) as store:
-        with err.status("Indexing concepts for linking"):
+        with status("Indexing concepts for linking"):
             index = ConceptIndex.build(store, encoder=encoder)
         retriever = FactRetriever(store, Linker(store, index=index), RelationDetector(encoder))
         contexts = retriever.retrieve_batch(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, StoreOpt, out, print_json, status
 from kgprune.kg import bundled
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import ENCODER_NAMES
@@ -33,11 +33,11 @@ def evaluate_model_cmd(
     samples = load_synthetic_split(data, split)
     with open_store(store) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_bundled(s)
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
+        with status(f"Retrieving knowledge for {len(samples)} questions"):
             contexts = retrieve_contexts(s, data, samples, encoder=encoder)
-        with err.status(f"Scoring {adapter.family} on {len(samples)} questions"):
+        with status(f"Scoring {adapter.family} on {len(samples)} questions"):
             scores = score_split(adapter, s, samples, contexts, train_samples)
     if as_json:
         print_json({"model": str(model), "family": adapter.family, "split": split, **asdict(scores)})
