@@ -197,3 +197,4 @@ class Errors:
     K592 = "[K592] {path} holds a pruned plain module ({cls}); pass an unpruned instance of that class: load_pruned(path, model={cls}(...))."
     K593 = "[K593] {path} holds a pruned {cls}, but the model passed is a {given}; pass an unpruned instance of {cls}."
     K594 = "[K594] {what} Pass {fix}."
+    K595 = "[K595] '{term}' ({uri}) is not a concept of {store}; check the spelling, pass a concept URI (/c/en/...), or load the source that has it (`kgprune kg stats` shows what is loaded)."

@@ -45,7 +45,11 @@ def test_neighbors_json_lists_facts(store_url: str) -> None:
     result = runner.invoke(app, ["kg", "neighbors", "a cup", "--relation", "AtLocation",
                                  "--store", store_url, "--json"])
     assert result.exit_code == 0
-    facts = json.loads(result.stdout)
+    read = json.loads(result.stdout)
+    assert read["store"] == store_url and read["view"]["level"] == 1.0
+    assert read["uri"] == "/c/en/cup" and read["hops"] == 1
+    facts = read["facts"]
+    assert {f["hop"] for f in facts} == {1}
     assert {(f["head"], f["relation"], f["tail"], f["source"]) for f in facts} == {
         ("/c/en/cup", "AtLocation", "/c/en/kitchen", "conceptnet"),
         ("/c/en/cup", "AtLocation", "/c/en/table", "conceptnet"),
@@ -86,6 +90,26 @@ def test_bad_line_exit_code_and_message(tmp_path: Path, conceptnet_csv: Path) ->
     assert json.loads(stats.stdout)["facts"] == 0
 
 
+def test_neighbors_two_hops_say_each_fact_s_hop(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "neighbors", "cup", "--hops", "2", "--limit", "100",
+                                 "--store", store_url, "--json"])
+    facts = json.loads(result.stdout)["facts"]
+    assert {f["hop"] for f in facts} == {1, 2}
+    assert all((f["hop"] == 1) == ("/c/en/cup" in (f["head"], f["tail"])) for f in facts)
+    table = runner.invoke(app, ["kg", "neighbors", "cup", "--hops", "2", "--limit", "100",
+                                "--store", store_url]).stdout
+    header = next(line for line in table.splitlines() if "relation" in line)
+    assert header.split()[:2] == ["┃", "hop"]
+
+
+def test_unknown_term_is_an_error_and_a_known_one_without_facts_a_note(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "neighbors", "xyzzy", "--store", store_url])
+    assert result.exit_code == 1 and "K595" in str(result.exception)
+    empty = runner.invoke(app, ["kg", "neighbors", "cup", "--relation", "Desires",
+                                "--store", store_url])
+    assert empty.exit_code == 0 and "has no facts in this view" in empty.stderr
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert _kgprune("kg", "neighbors", "cup", "--hops", "3", home=tmp_path).returncode == 2
 
@@ -96,9 +120,12 @@ def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["view"] == {"level": 0.5, "seed": 1, "strategy": "relation", "source": ""}
-    rows = {r["what"]: r for r in report["rows"]}
-    assert rows["facts"]["full"] == 19
-    assert rows["AtLocation"]["view"] == round(0.5 * 5) and rows["AtLocation"]["full"] == 5
+    assert report["store"] == store_url
+    stats = json.loads(runner.invoke(app, ["kg", "stats", "--store", store_url, "--json"]).stdout)
+    assert set(report) == set(stats) | {"full"}, "the shape of kg stats, plus the full counts"
+    assert report["full"]["facts"] == 19
+    assert report["by_relation"]["AtLocation"] == round(0.5 * 5)
+    assert report["full"]["by_relation"]["AtLocation"] == 5
     bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
                               "--store", store_url])
     assert bad.exit_code != 0

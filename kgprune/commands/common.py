@@ -12,8 +12,7 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -30,15 +29,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from kgprune.kg import bundled
-from kgprune.kg.coverage import FULL_VIEW, CoverageView
+from kgprune.kg.coverage import CoverageView
 from kgprune.kg.loaders.conceptnet import ProgressFn
 from kgprune.kg.records import Fact, LoadReport
-from kgprune.kg.retrieval import KnowledgeContext
-from kgprune.kg.store import GraphStats, GraphStore, default_store_url, open_store
-from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
-from kgprune.vqa.datasets import VqaSample
-from kgprune.vqa.training import load_synthetic_split
+from kgprune.kg.store import GraphStats
 
 LOG_WIDTH = 100_000
 """Console width off a terminal: wide enough that no table is ever cut or wrapped."""
@@ -76,32 +70,10 @@ def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = ""
     return CoverageView(coverage, seed, strategy, source)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingSplit:
-    """A benchmark's training samples with knowledge retrieved for them, in an open store."""
-
-    store: GraphStore
-    url: str
-    data_dir: Path
-    samples: list[VqaSample]
-    contexts: dict[str, KnowledgeContext]
-
-
-@contextmanager
-def training_split(store: str | None, data: Path | None,
-                   view: CoverageView = FULL_VIEW) -> Iterator[TrainingSplit]:
-    """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
-    built-in one when None) and retrieve its training split's knowledge through `view`."""
-    url = store or default_store_url()
-    with open_store(url) as s:
-        if store is None:
-            with status("Loading the bundled knowledge graph"):
-                bundled.load_bundled(s)
-        data_dir = data or default_benchmark(s, seed=0)
-        samples = load_synthetic_split(data_dir, "train")
-        with status(f"Retrieving knowledge for {len(samples)} questions"):
-            contexts = retrieve_contexts(s, data_dir, samples, view=view)
-        yield TrainingSplit(s, url, data_dir, samples, contexts)
+def view_json(view: CoverageView) -> dict[str, Any]:
+    """The view every KG read reports in JSON."""
+    return {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
+            "source": view.source}
 
 
 def json_ready(data: Any) -> Any:
@@ -179,12 +151,16 @@ def stats_table(stats: GraphStats, title: str) -> Table:
     return table
 
 
-def facts_table(facts: list[Fact], title: str) -> Table:
+def facts_table(facts: list[Fact], title: str, *,
+                hops: dict[str, int] | None = None) -> Table:
+    """Facts as rows; with `hops` (edge id -> 1 or 2) a first column says each fact's hop."""
     table = Table(title=title)
-    for column in ("head", "relation", "tail", "weight", "source"):
-        table.add_column(column, justify="right" if column == "weight" else "left")
+    columns = ("hop",) * (hops is not None) + ("head", "relation", "tail", "weight", "source")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("weight", "hop") else "left")
     for f in facts:
-        table.add_row(f.head, f.relation, f.tail, f"{f.weight:g}", f.source)
+        hop = (str(hops[f.edge_id]),) if hops is not None else ()
+        table.add_row(*hop, f.head, f.relation, f.tail, f"{f.weight:g}", f.source)
     return table
 
 

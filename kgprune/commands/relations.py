@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status, training_split
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status
 from kgprune.experiments.relations import relation_importance
+from kgprune.kg import bundled
+from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.saved import is_pruned_dir, read_manifest
-from kgprune.vqa.benchmark_run import load_model
+from kgprune.vqa.benchmark_run import default_benchmark, load_model, retrieve_contexts
+from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.training import load_synthetic_split
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSplit:
+    """A benchmark's training samples with knowledge retrieved for them, in an open store."""
+
+    store: GraphStore
+    url: str
+    data_dir: Path
+    samples: list[VqaSample]
+    contexts: dict[str, KnowledgeContext]
+
+
+@contextmanager
+def training_split(store: str | None, data: Path | None) -> Iterator[TrainingSplit]:
+    """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
+    built-in one when None) and retrieve its training split's knowledge."""
+    url = store or default_store_url()
+    with open_store(url) as s:
+        if store is None:
+            with status("Loading the bundled knowledge graph"):
+                bundled.load_bundled(s)
+        data_dir = data or default_benchmark(s, seed=0)
+        samples = load_synthetic_split(data_dir, "train")
+        with status(f"Retrieving knowledge for {len(samples)} questions"):
+            contexts = retrieve_contexts(s, data_dir, samples)
+        yield TrainingSplit(s, url, data_dir, samples, contexts)
 
 
 def _plan(path: Path) -> PruningPlan | None:
