@@ -57,17 +57,17 @@ def eval_cmd(
     preds = load_predictions(predictions)
     report = evaluate(preds, samples)
     result: dict[str, Any] = {
-        "overall": report.overall, "per_question_type": report.per_question_type,
+        "accuracy": report.overall, "per_question_type": report.per_question_type,
         "per_answer_type": report.per_answer_type, "n": report.n, "missing": report.missing,
     }
     hallucination = _hallucination(kg, samples, preds) if kg else None
     if hallucination is not None:
-        result["hallucination"] = {"rate": hallucination.rate, "n": hallucination.n,
-                                   "flags": hallucination.flags}
+        result |= {"hallucination": 100 * hallucination.rate, "hallucination_n": hallucination.n,
+                   "hallucination_flags": hallucination.flags, "store": kg}
     if as_json:
         print_json(result)
         return
     out.print(_table(report))
     if hallucination is not None:
-        out.print(f"Hallucination rate: {hallucination.rate:.2%} "
+        out.print(f"Hallucination rate: {100 * hallucination.rate:.1f}% "
                   f"of {hallucination.n} answered questions", highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -39,8 +38,12 @@ def evaluate_model_cmd(
             contexts = retrieve_contexts(s, data, samples, encoder=encoder)
         with status(f"Scoring {adapter.family} on {len(samples)} questions"):
             scores = score_split(adapter, s, samples, contexts, train_samples)
+        url = s.url
     if as_json:
-        print_json({"model": str(model), "family": adapter.family, "split": split, **asdict(scores)})
+        print_json({"model": str(model), "family": adapter.family, "split": split,
+                    "n": scores.n, "accuracy": scores.accuracy,
+                    "majority_accuracy": scores.majority_accuracy,
+                    "hallucination": scores.hallucination_rate, "store": url})
         return
     table = Table(title=f"{adapter.family} ({model}) on {data.name}, {split} split")
     for column in ("questions", "VQA accuracy", "majority answer", "hallucination rate"):
