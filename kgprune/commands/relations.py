@@ -79,22 +79,29 @@ def relations_cmd(
         with status("Scoring units per relation"):
             result = relation_importance(adapter, samples, contexts, plan=_plan(model),
                                          per_relation=per_relation)
-        result.write_json(out_path, top)
+        pruned_plan = _plan(pruned) if pruned is not None else None
+        result.write_json(out_path, top, pruned_plan)
         written = None
         writer = getattr(s, "write_unit_scores", None)
         if writer is not None:
-            pruned_plan = _plan(pruned) if pruned is not None else None
             written = writer(run or out_path.stem, result.graph_rows(top, pruned_plan))
     if as_json:
-        print_json({"out": str(out_path), "graph_edges": written, **result.to_dict(3)})
+        print_json({"out": str(out_path), "graph_edges": written, "store": split.url,
+                    **result.to_dict(3, pruned_plan)})
         return
     table = Table(title=f"Most important units per relation ({result.criterion})",
                   caption=f"all of it in {out_path}")
-    for column in ("relation", "samples", "top units"):
+    columns = ("relation", "samples", "top units") + (("removed by --pruned",) if pruned else ())
+    for column in columns:
         table.add_column(column)
     for relation in result.scores:
-        best = ", ".join(f"{g}[{u}] {v:.2f}" for g, u, v in result.ranked(relation)[:3])
-        table.add_row(relation, str(result.samples[relation]), best)
+        ranked = result.ranked(relation)
+        best = ", ".join(f"{g}[{u}] {v:.2f}" for g, u, v in ranked[:3])
+        marks = ()
+        if pruned_plan is not None:
+            gone = sum(not r["kept"] for r in result.to_dict(top, pruned_plan)["relations"][relation])
+            marks = (f"{gone} of top {min(top, len(ranked))}",)
+        table.add_row(relation, str(result.samples[relation]), best, *marks)
     out.print(table)
     if written is not None:
         err.print(f"{written} SERVED_BY edges written for run '{run or out_path.stem}'; see "
