@@ -129,3 +129,48 @@ def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
     bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
                               "--store", store_url])
     assert bad.exit_code != 0
+
+
+HEAVY = ("torch", "transformers", "spacy", "faiss")
+_IMPORTS = ("import sys\nsys.argv = ['kgprune', *sys.argv[1:]]\nfrom kgprune.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}), "
+            "file=sys.stderr)\n")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["kg", "stats", "--json"], ["kg", "--help"],
+                                  ["--version"]])
+def test_help_and_graph_reads_import_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    env = dict(os.environ, KGPRUNE_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS, *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    from kgprune import __version__
+
+    proc = _kgprune("--version", home=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"kgprune {__version__}"
+
+
+def test_every_command_is_listed_and_runs_its_own_help() -> None:
+    from kgprune.cli import COMMANDS
+
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
+    for name, (_, _, summary) in COMMANDS.items():
+        assert name in listing and summary.split(" ")[0] in listing
+        own = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert own.exit_code == 0 and "Usage:" in own.stdout, name
+
+
+def test_piped_tables_are_never_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from kgprune.commands.common import facts_table, out
+    from kgprune.kg.records import Fact
+
+    tail = "/c/en/" + "very_long_concept_name_" * 8
+    out.print(facts_table([Fact("/c/en/cup", "AtLocation", tail, 1.0, "conceptnet", "", "e1")],
+                          "facts"))
+    printed = capsys.readouterr().out
+    assert tail in printed and "…" not in printed, "off a terminal nothing is cut to 80 columns"
+    assert max(len(line) for line in printed.splitlines()) > 200
