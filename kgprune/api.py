@@ -262,6 +262,11 @@ def prune(model: ModelLike, method: str = "magnitude", ratio: float = 0.3, *,
         fixed = fixed_head_groups(adapter.model, discover_units(adapter.model))
         config = replace(config, plan=replace(config.plan,
                                               protected=config.plan.protected + fixed))
+        if fixed:
+            inputs.info["heads_kept_whole"] = (
+                f"{len(fixed)} attention modules: {type(adapter.model.config).__name__} derives "
+                "the head size from hidden_size / num_attention_heads, so fewer heads could not "
+                "be described in config.json")
     teacher = None
     if distill:
         teacher = load_model(Path(inputs.info["model"])) if isinstance(model, (str, Path)) and \

@@ -54,6 +54,8 @@ def model_card(manifest: Mapping[str, Any], *, loadable: bool) -> str:
              f"{int(plan.get('prunable_params', 0)):,} prunable parameters "
              f"({float(plan.get('removed_ratio', 0.0)):.1%}) |",
              f"| layer policy | {plan.get('settings', {}).get('policy', 'global')} |",
+             *([f"| heads kept whole | {info['heads_kept_whole']} |"]
+               if "heads_kept_whole" in info else []),
              f"| data | {info.get('data', 'not recorded')} |",
              f"| knowledge-graph view | {_view(info)} |",
              f"| quantisation | {(manifest.get('quantization') or {}).get('method', 'none')} |"]
@@ -72,7 +74,8 @@ def model_card(manifest: Mapping[str, Any], *, loadable: bool) -> str:
                   "describes the pruned model and plain transformers loads it:", "",
                   "```python", f"from transformers import {architecture}",
                   f'model = {architecture}.from_pretrained("path/to/this/folder")', "```", "",
-                  "kgprune loads it too, with its processor and adapter:", ""]
+                  "kgprune loads it too (with the processor and VQA adapter when they were "
+                  "saved):", ""]
     else:
         lines += ["The layers keep different numbers of units, which no Hugging Face config can "
                   "describe, so this folder has no `config.json` for `from_pretrained` "

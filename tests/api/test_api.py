@@ -134,6 +134,7 @@ def test_uniform_vilt_reloads_with_plain_from_pretrained(tmp_path: Path) -> None
                                    pruned(**inputs).logits)
     card = (out / "README.md").read_text()
     assert "ViltForQuestionAnswering.from_pretrained" in card and "| layer policy | uniform |" in card
+    assert "| heads kept whole | 2 attention modules: ViltConfig derives" in card
     assert read_manifest(out)["loader"] == "transformers"
     assert {(t.kind, t.removed > 0) for t in report.towers} == {("heads", False), ("neurons", True)}
 
