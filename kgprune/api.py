@@ -17,6 +17,7 @@ is pruned by the data-free criteria (magnitude, random) as it is, and by the oth
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -151,10 +152,10 @@ def _view_info(view: CoverageView) -> dict[str, Any]:
 
 def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | str | None,
             view: CoverageView, seed: int, processor: Any, loss: LossFn | None,
-            on_event: EventFn | None = None) -> _Inputs:
+            fine_tunes: bool = False, on_event: EventFn | None = None) -> _Inputs:
     """The adapter and the samples it learns from. A benchmark directory (or the built-in one,
-    when the model needs data and none is given) gets its knowledge retrieved from `kg`.
-    `on_event("stage", {"text": ...})` says what is being prepared."""
+    when scoring or fine-tuning needs data and none is given) gets its knowledge retrieved from
+    `kg`. `on_event("stage", {"text": ...})` says what is being prepared."""
     emit = on_event or (lambda _name, _data: None)
     if method not in CRITERIA:
         raise ConfigError(Errors.K566.format(method=method, known=", ".join(CRITERIA)))
@@ -172,9 +173,11 @@ def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | s
     if isinstance(data, PruningData):
         adapter = _adapter(model, processor=processor, loss=loss)
         return _Inputs(adapter, data, {"family": adapter.family, "data": "PruningData"})
-    if data is None and method in DATA_FREE and model != BUILTIN:
+    if data is None and method in DATA_FREE and not fine_tunes and model != BUILTIN:
         adapter = _adapter(model, processor=processor, loss=loss)
-        return _Inputs(adapter, PruningData((), (), (), ()), {"family": adapter.family})
+        name = str(model) if isinstance(model, (str, Path)) else type(adapter.model).__name__
+        return _Inputs(adapter, PruningData((), (), (), ()),
+                       {"model": name, "family": adapter.family})
     if data is not None and not isinstance(data, (str, Path)):
         raise ConfigError(Errors.K594.format(
             what=f"data= for a {type(model).__name__} is a {type(data).__name__}.",
@@ -252,7 +255,7 @@ def prune(model: ModelLike, method: str = "magnitude", ratio: float = 0.3, *,
             Path(model).resolve() == Path(out).resolve():
         raise ConfigError(Errors.K563.format(path=out, problem="it is the input model"))
     inputs = _inputs(model, method, data=data, kg=kg, view=view, seed=seed,
-                     processor=processor, loss=loss, on_event=on_event)
+                     processor=processor, loss=loss, fine_tunes=steps > 0, on_event=on_event)
     adapter = inputs.adapter
     if steps and isinstance(adapter, ModuleAdapter):
         raise ConfigError(Errors.K594.format(
@@ -268,11 +271,9 @@ def prune(model: ModelLike, method: str = "magnitude", ratio: float = 0.3, *,
                 "the head size from hidden_size / num_attention_heads, so fewer heads could not "
                 "be described in config.json")
     teacher = None
-    if distill:
-        teacher = load_model(Path(inputs.info["model"])) if isinstance(model, (str, Path)) and \
-            model != BUILTIN else None
-        if teacher is None:
-            raise ConfigError(Errors.K562)
+    if distill:  # the unpruned model, as loaded again or copied before it is pruned in place
+        teacher = load_model(Path(inputs.info["model"])) if isinstance(model, (str, Path)) \
+            else copy.deepcopy(adapter)
     before = sum(p.numel() for p in adapter.model.parameters())
     result = run_schedule(adapter, inputs.data, config,  # type: ignore[arg-type]
                           None if out is None else Path(out), teacher=teacher, info=inputs.info,
