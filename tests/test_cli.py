@@ -174,3 +174,9 @@ def test_piped_tables_are_never_cut(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     assert tail in printed and "…" not in printed, "off a terminal nothing is cut to 80 columns"
     assert max(len(line) for line in printed.splitlines()) > 200
+
+
+@pytest.mark.parametrize("command", ["train", "prune", "importance"])
+def test_lambda_has_one_name_and_the_old_alias(command: str) -> None:
+    text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--lambda" in text and "--lam " in text.replace(",", " ")
