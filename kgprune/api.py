@@ -145,11 +145,6 @@ class _Inputs:
     info: dict[str, Any]
 
 
-def _view_info(view: CoverageView) -> dict[str, Any]:
-    return {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
-            "source": view.source}
-
-
 def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | str | None,
             view: CoverageView, seed: int, processor: Any, loss: LossFn | None,
             fine_tunes: bool = False, on_event: EventFn | None = None) -> _Inputs:
@@ -199,7 +194,7 @@ def _inputs(model: ModelLike, method: str, *, data: DataLike, kg: GraphStore | s
             adapter = _adapter(model, processor=processor, loss=loss)
         info = {"model": str(path) if path is not None else type(adapter.model).__name__,
                 "family": adapter.family, "data": str(data_dir), "store": store.url,
-                "kg_version": store.version(), "view": _view_info(view),
+                "kg_version": store.version(), "view": view.to_dict(),
                 "kg_facts_in_view": store.stats(view).facts, "train_samples": len(samples)}
     finally:
         if not isinstance(kg, GraphStore):

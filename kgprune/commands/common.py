@@ -70,12 +70,6 @@ def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = ""
     return CoverageView(coverage, seed, strategy, source)  # type: ignore[arg-type]
 
 
-def view_json(view: CoverageView) -> dict[str, Any]:
-    """The view every KG read reports in JSON."""
-    return {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
-            "source": view.source}
-
-
 def json_ready(data: Any) -> Any:
     """`data` with paths (and other non-JSON leaves) as strings and non-finite floats as null:
     the one JSON convention of every `--json` output."""

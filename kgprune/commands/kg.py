@@ -23,7 +23,6 @@ from kgprune.commands.common import (
     print_report,
     progress_bar,
     stats_table,
-    view_json,
     view_of,
     view_table,
 )
@@ -76,7 +75,7 @@ def stats_cmd(store: StoreOpt = None, coverage: CoverageOpt = 1.0, seed: SeedOpt
         stats = s.stats(view)
         url = s.url
     if as_json:
-        print_json({**asdict(stats), "store": url, "view": view_json(view)})
+        print_json({**asdict(stats), "store": url, "view": view.to_dict()})
     else:
         out.print(stats_table(stats, f"Knowledge graph at {url}"))
 
@@ -105,7 +104,7 @@ def neighbors_cmd(
         url = s.url
     hop = {f.edge_id: 1 if uri in (f.head, f.tail) else 2 for f in facts}
     if as_json:
-        print_json({"store": url, "view": view_json(view), "term": term, "uri": uri,
+        print_json({"store": url, "view": view.to_dict(), "term": term, "uri": uri,
                     "hops": hops, "facts": [fact_json(f) | {"hop": hop[f.edge_id]}
                                             for f in facts]})
         return
@@ -131,7 +130,7 @@ def sample_cmd(
         comparison = compare_view(s, view)
         sampled, full = s.stats(view), s.stats()
     if as_json:
-        print_json({**asdict(sampled), "store": comparison["store"], "view": view_json(view),
+        print_json({**asdict(sampled), "store": comparison["store"], "view": view.to_dict(),
                     "full": asdict(full)})
     else:
         out.print(view_table(comparison))
