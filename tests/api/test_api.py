@@ -77,8 +77,12 @@ def test_plain_module_magnitude_prunes_saves_and_loads(tmp_path: Path) -> None:
     assert report.removed_ratio >= 0.3 and report.params_after < report.params_before
     assert sum(b.fc1.out_features + b.q_proj.out_features for b in net.layers) < 2 * (32 + 16)
     assert report.summary().startswith(f"Removed {report.removed_ratio:.1%} of prunable")
-    out = kgprune.save_pruned(pruned, tmp_path / "net")
+    out = kgprune.save_pruned(pruned, tmp_path / "net",
+                              info={"metrics": {"accuracy": 25.1, "speedup": 1.31}})
     assert read_manifest(out)["base"] == {"kind": "module", "class": f"{Net.__module__}.Net"}
+    card = (out / "README.md").read_text()
+    assert "| VQA accuracy (%) | 25.1 |" in card and "| speedup (x) | 1.31 |" in card
+    assert "| importance criterion | magnitude |" in card and "load_pruned(" in card
     fresh = Net()
     loaded = kgprune.load_pruned(out, model=fresh)
     assert isinstance(loaded, Net) and fresh.layers[0].fc1.out_features == 32
