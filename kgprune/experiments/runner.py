@@ -107,7 +107,8 @@ def _run_cells(run: RunDir, runner: CellRunner, todo: list[Cell], total: int,
                 live.update(Group(_table(done), progress))
             else:
                 console.print(f"[{total - len(todo) + len(done)}/{total}] {cell.cell_id} "
-                              f"({record.wall_s:.1f} s)", highlight=False, markup=False)
+                              f"({record.wall_s:.1f} s)", highlight=False, markup=False,
+                              soft_wrap=True)
         progress.update(task, description=run.spec.name)
 
 
