@@ -60,7 +60,13 @@ def test_demo_loads_and_shows_the_graph_and_is_repeatable(tmp_path: Path) -> Non
     assert "Table 1" in first.stdout and "knowledge" in first.stdout and "magnitude" in first.stdout
     runs = list((tmp_path / "results").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.md").is_file()
-    assert len((runs[0] / "cells.jsonl").read_text().splitlines()) == 5
+    cells = [json.loads(line)["cell_id"]
+             for line in (runs[0] / "cells.jsonl").read_text().splitlines()]
+    assert len(cells) == 5
+    # Off a terminal (a pipe, a log): tables at full width, a line per finished cell, no frames.
+    assert "…" not in first.stdout + first.stderr
+    assert all(f" {cell} (" in first.stderr for cell in cells), first.stderr
+    assert "━" not in first.stderr, "no progress bar frames in a log"
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert len(list((tmp_path / "results").iterdir())) == 2, "an earlier run is never overwritten"

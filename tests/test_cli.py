@@ -52,7 +52,11 @@ def test_neighbors_json_lists_facts(store_url: str) -> None:
     result = runner.invoke(app, ["kg", "neighbors", "a cup", "--relation", "AtLocation",
                                  "--store", store_url, "--json"])
     assert result.exit_code == 0
-    facts = json.loads(result.stdout)
+    read = json.loads(result.stdout)
+    assert read["store"] == store_url and read["view"]["level"] == 1.0
+    assert read["uri"] == "/c/en/cup" and read["hops"] == 1
+    facts = read["facts"]
+    assert {f["hop"] for f in facts} == {1}
     assert {(f["head"], f["relation"], f["tail"], f["source"]) for f in facts} == {
         ("/c/en/cup", "AtLocation", "/c/en/kitchen", "conceptnet"),
         ("/c/en/cup", "AtLocation", "/c/en/table", "conceptnet"),
@@ -97,6 +101,26 @@ def test_bad_line_exit_code_and_message(tmp_path: Path, conceptnet_csv: Path) ->
     assert json.loads(stats.stdout)["facts"] == 0
 
 
+def test_neighbors_two_hops_say_each_fact_s_hop(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "neighbors", "cup", "--hops", "2", "--limit", "100",
+                                 "--store", store_url, "--json"])
+    facts = json.loads(result.stdout)["facts"]
+    assert {f["hop"] for f in facts} == {1, 2}
+    assert all((f["hop"] == 1) == ("/c/en/cup" in (f["head"], f["tail"])) for f in facts)
+    table = runner.invoke(app, ["kg", "neighbors", "cup", "--hops", "2", "--limit", "100",
+                                "--store", store_url]).stdout
+    header = next(line for line in table.splitlines() if "relation" in line)
+    assert header.split()[:2] == ["┃", "hop"]
+
+
+def test_unknown_term_is_an_error_and_a_known_one_without_facts_a_note(store_url: str) -> None:
+    result = runner.invoke(app, ["kg", "neighbors", "xyzzy", "--store", store_url])
+    assert result.exit_code == 1 and "K595" in str(result.exception)
+    empty = runner.invoke(app, ["kg", "neighbors", "cup", "--relation", "Desires",
+                                "--store", store_url])
+    assert empty.exit_code == 0 and "has no facts in this view" in empty.stderr
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert _kgprune("kg", "neighbors", "cup", "--hops", "3", home=tmp_path).returncode == 2
 
@@ -107,9 +131,12 @@ def test_sample_compares_a_view_with_the_full_graph(store_url: str) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["view"] == {"level": 0.5, "seed": 1, "strategy": "relation", "source": ""}
-    rows = {r["what"]: r for r in report["rows"]}
-    assert rows["facts"]["full"] == 19
-    assert rows["AtLocation"]["view"] == round(0.5 * 5) and rows["AtLocation"]["full"] == 5
+    assert report["store"] == store_url
+    stats = json.loads(runner.invoke(app, ["kg", "stats", "--store", store_url, "--json"]).stdout)
+    assert set(report) == set(stats) | {"full"}, "the shape of kg stats, plus the full counts"
+    assert report["full"]["facts"] == 19
+    assert report["by_relation"]["AtLocation"] == round(0.5 * 5)
+    assert report["full"]["by_relation"]["AtLocation"] == 5
     bad = runner.invoke(app, ["kg", "sample", "--coverage", "0.5", "--strategy", "snowball",
                               "--store", store_url])
     assert bad.exit_code != 0
@@ -152,7 +179,7 @@ def test_json_output_has_no_nan_or_infinity(tmp_path: Path) -> None:
                    (("tea", float("nan")), ("mug", float("inf")))]))
     result = runner.invoke(app, ["kg", "neighbors", "cup", "--store", url, "--json"])
     assert result.exit_code == 0, result.output
-    assert sorted(str(f["weight"]) for f in _strict(result.stdout)) == ["None", "None"]
+    assert sorted(str(f["weight"]) for f in _strict(result.stdout)["facts"]) == ["None", "None"]
 
 
 _PAUSED_LOAD = """
@@ -209,3 +236,54 @@ def test_ctrl_c_landing_in_the_commit_says_the_load_was_written(
     monkeypatch.undo()
     assert json.loads(runner.invoke(app, ["kg", "stats", "--store", url, "--json"]).stdout)[
         "facts"] == 14
+
+
+HEAVY = ("torch", "transformers", "spacy", "faiss")
+_IMPORTS = ("import sys\nsys.argv = ['kgprune', *sys.argv[1:]]\nfrom kgprune.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}), "
+            "file=sys.stderr)\n")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["kg", "stats", "--json"], ["kg", "--help"],
+                                  ["--version"]])
+def test_help_and_graph_reads_import_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    env = dict(os.environ, KGPRUNE_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS, *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    from kgprune import __version__
+
+    proc = _kgprune("--version", home=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"kgprune {__version__}"
+
+
+def test_every_command_is_listed_and_runs_its_own_help() -> None:
+    from kgprune.cli import COMMANDS
+
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
+    for name, (_, _, summary) in COMMANDS.items():
+        assert name in listing and summary.split(" ")[0] in listing
+        own = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert own.exit_code == 0 and "Usage:" in own.stdout, name
+
+
+def test_piped_tables_are_never_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from kgprune.commands.common import facts_table, out
+    from kgprune.kg.records import Fact
+
+    tail = "/c/en/" + "very_long_concept_name_" * 8
+    out.print(facts_table([Fact("/c/en/cup", "AtLocation", tail, 1.0, "conceptnet", "", "e1")],
+                          "facts"))
+    printed = capsys.readouterr().out
+    assert tail in printed and "…" not in printed, "off a terminal nothing is cut to 80 columns"
+    assert max(len(line) for line in printed.splitlines()) > 200
+
+
+@pytest.mark.parametrize("command", ["train", "prune", "importance"])
+def test_lambda_has_one_name_and_the_old_alias(command: str) -> None:
+    text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--lambda" in text and "--lam " in text.replace(",", " ")

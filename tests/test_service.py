@@ -165,6 +165,23 @@ def test_facts_for_an_umbrella(server: RetrievalServer, parts: Parts) -> None:
     assert reply.body["kg_version"] == parts.store.version()
 
 
+def test_facts_takes_the_link_field_names_and_detections(server: RetrievalServer) -> None:
+    expected = call(server, "POST", "/facts", UMBRELLA).body
+    question, objects = UMBRELLA["question"], UMBRELLA["image_objects"]
+    detections = [{"label": name, "score": 0.9, "box": [0, 0, 5, 5]} for name in objects]
+    detections.append({"label": "dog", "score": 0.1})
+    for body in ({"text": question, "objects": objects},
+                 {"question": question, "image": detections},
+                 {"text": question, "image": {"objects": [{"names": [n]} for n in objects]}}):
+        reply = call(server, "POST", "/facts", {"sample_id": UMBRELLA["sample_id"], **body})
+        assert reply.status == 200, reply.body
+        assert reply.body == expected
+    both = call(server, "POST", "/facts", {"question": question, "text": question})
+    assert (both.status, both.body["error"]["field"]) == (400, "text")
+    bad = call(server, "POST", "/facts", {"text": question, "image": [{"score": 1}]})
+    assert (bad.status, bad.body["error"]["field"]) == (422, "image")
+
+
 def test_coverage_view_sees_a_subset(server: RetrievalServer) -> None:
     full = call(server, "POST", "/facts", {**UMBRELLA, "top_k": 200}).body["facts"]
     part = call(server, "POST", "/facts", {**UMBRELLA, "top_k": 200, "coverage": 0.5,

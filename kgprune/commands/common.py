@@ -1,32 +1,51 @@
-"""What every command group shares: consoles, option types, progress bars, renderers."""
+"""What every command group shares: consoles, option types, progress bars, renderers.
+
+On a terminal, rich tables fit the window and progress is animated on stderr. Anywhere else (a
+pipe, a log file, a script) tables print at their full width, never cut to 80 columns, and there
+are no progress frames: the log holds results, not spinner debris.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from kgprune import jsontext
-from kgprune.kg import bundled
-from kgprune.kg.coverage import FULL_VIEW, CoverageView
+from kgprune.kg.coverage import CoverageView
 from kgprune.kg.loaders.conceptnet import ProgressFn
 from kgprune.kg.records import Fact, LoadReport
-from kgprune.kg.retrieval import KnowledgeContext
-from kgprune.kg.store import GraphStats, GraphStore, default_store_url, open_store
-from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
-from kgprune.vqa.datasets import VqaSample
-from kgprune.vqa.layouts import open_benchmark
+from kgprune.kg.store import GraphStats, GraphStore
 
-out = Console()
-err = Console(stderr=True)
+LOG_WIDTH = 100_000
+"""Console width off a terminal: wide enough that no table is ever cut or wrapped."""
+
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else LOG_WIDTH)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 STORE_UNCHANGED = "interrupted; the store is unchanged"
 RESUME = "interrupted; resume with the same command"
@@ -65,6 +84,7 @@ def interruptible(message: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
     return wrap
 
+
 StoreOpt = Annotated[str | None, typer.Option("--store", help="ladybug:///path or bolt://host:7687 "
                                               "(default: KGPRUNE_STORE or the embedded store)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
@@ -74,55 +94,60 @@ StrategyOpt = Annotated[str, typer.Option(
     "--strategy", help="Coverage sampling: edge, concept, relation, walk or source.")]
 SourceOpt = Annotated[str, typer.Option(
     "--source", help="With --strategy source: conceptnet or visual_genome.")]
+LambdaOpt = Annotated[float, typer.Option(
+    "--lambda", "--lam", help="Weight λ of L_knowledge (--lam is a deprecated alias).")]
+
+
+class CountColumn(ProgressColumn):
+    """"done/total" once the total is known; nothing before (no "0/None")."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}")
 
 
 def view_of(coverage: float, seed: int, strategy: str = "edge", source: str = "") -> CoverageView:
     return CoverageView(coverage, seed, strategy, source)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingSplit:
-    """A benchmark's training samples with knowledge retrieved for them, in an open store."""
-
-    store: GraphStore
-    url: str
-    data_dir: Path
-    samples: list[VqaSample]
-    contexts: dict[str, KnowledgeContext]
-    dataset: dict[str, Any]
-    """The folder's layout, splits and where image objects came from (`Benchmark.record`)."""
-
-
-@contextmanager
-def training_split(store: str | None, data: Path | None,
-                   view: CoverageView = FULL_VIEW) -> Iterator[TrainingSplit]:
-    """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
-    built-in one when None; a synthetic, OK-VQA or FVQA folder) and retrieve its training
-    split's knowledge through `view`."""
-    url = store or default_store_url()
-    with open_store(url) as s:
-        if store is None:
-            with err.status("Loading the bundled knowledge graph"):
-                bundled.load_if_home(s)
-        data_dir = data or default_benchmark(s, seed=0)
-        benchmark = open_benchmark(data_dir)
-        samples = benchmark.split("train")
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
-            contexts = retrieve_contexts(s, data_dir, samples, view=view)
-        yield TrainingSplit(s, url, data_dir, samples, contexts, benchmark.record())
+def json_ready(data: Any) -> Any:
+    """`data` with paths (and other non-JSON leaves) as strings and non-finite floats as null:
+    the one JSON convention of every `--json` output."""
+    if isinstance(data, dict):
+        return {str(k): json_ready(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_ready(v) for v in data]
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if data is None or isinstance(data, (bool, int, str)):
+        return data
+    return str(data)
 
 
 def print_json(data: Any) -> None:
-    """Strict JSON on stdout: a NaN or infinite number prints as null."""
-    out.print_json(jsontext.dumps(data), allow_nan=False)
+    """Strict JSON on stdout (no NaN or Infinity): coloured on a terminal, plain elsewhere."""
+    text = jsontext.dumps(json_ready(data), indent=None if out.is_terminal else 1)
+    if out.is_terminal:
+        out.print_json(text)
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def status(text: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr on a terminal; nothing elsewhere."""
+    return err.status(text) if err.is_terminal else nullcontext()
+
+
+def live_progress(*columns: Any) -> Progress:
+    """A transient rich progress display on stderr, disabled off a terminal."""
+    return Progress(*columns, console=err, transient=True, disable=not err.is_terminal)
 
 
 @contextmanager
 def progress_bar(description: str, *, unit_bytes: bool = True) -> Iterator[ProgressFn]:
-    """A transient rich bar on stderr; the callback takes (done, total)."""
+    """A transient rich bar on stderr (none off a terminal); the callback takes (done, total)."""
     columns = [TextColumn("{task.description}"), BarColumn()]
-    columns += [DownloadColumn()] if unit_bytes else [TextColumn("{task.completed}/{task.total}")]
-    with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as progress:
+    columns += [DownloadColumn()] if unit_bytes else [CountColumn()]
+    with live_progress(*columns, TimeRemainingColumn()) as progress:
         task = progress.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -159,12 +184,16 @@ def stats_table(stats: GraphStats, title: str) -> Table:
     return table
 
 
-def facts_table(facts: list[Fact], title: str) -> Table:
+def facts_table(facts: list[Fact], title: str, *,
+                hops: dict[str, int] | None = None) -> Table:
+    """Facts as rows; with `hops` (edge id -> 1 or 2) a first column says each fact's hop."""
     table = Table(title=title)
-    for column in ("head", "relation", "tail", "weight", "source"):
-        table.add_column(column, justify="right" if column == "weight" else "left")
+    columns = ("hop",) * (hops is not None) + ("head", "relation", "tail", "weight", "source")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("weight", "hop") else "left")
     for f in facts:
-        table.add_row(f.head, f.relation, f.tail, f"{f.weight:g}", f.source)
+        hop = (str(hops[f.edge_id]),) if hops is not None else ()
+        table.add_row(*hop, f.head, f.relation, f.tail, f"{f.weight:g}", f.source)
     return table
 
 

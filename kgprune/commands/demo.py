@@ -17,6 +17,7 @@ from kgprune.commands.common import (
     print_report,
     progress_bar,
     stats_table,
+    status,
 )
 from kgprune.experiments.cells import PruningCellRunner
 from kgprune.experiments.run_dir import default_run_dir
@@ -83,14 +84,14 @@ def _sweep_spec(images: int, seeds: int, quick: bool) -> SweepSpec:
 
 def _train_and_score(store: GraphStore, *, images: int) -> None:
     """Built-in benchmark -> kgvqa-tiny trained with L_task + λ·L_knowledge -> test scores."""
-    with err.status(f"Preparing a {images}-image built-in benchmark"):
+    with status(f"Preparing a {images}-image built-in benchmark"):
         data_dir = default_benchmark(store, seed=0, n=images)
     train_samples = load_synthetic_split(data_dir, "train")
     test_samples = load_synthetic_split(data_dir, "test")
     with progress_bar("Training kgvqa-tiny (once; cached in the data home)",
                       unit_bytes=False) as progress:
         checkpoint = train_builtin(store, data_dir, seed=0, on_progress=progress)
-    with err.status(f"Retrieving knowledge for {len(test_samples)} test questions"):
+    with status(f"Retrieving knowledge for {len(test_samples)} test questions"):
         contexts = retrieve_contexts(store, data_dir, test_samples)
     model = load_trained(checkpoint)
     scores = score_split(model, store, test_samples, contexts, train_samples)
@@ -124,7 +125,7 @@ def demo_cmd(
     if quick:
         images = min(images, int(QUICK_SETTINGS["images"]))
     with open_store(url) as s:
-        with err.status("Loading the bundled knowledge graph"):
+        with status("Loading the bundled knowledge graph"):
             reports = bundled.load_bundled(s)
         for report in reports:
             print_report(report, as_json=False)

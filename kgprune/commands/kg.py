@@ -19,8 +19,8 @@ from kgprune.commands.common import (
     err,
     fact_json,
     facts_table,
-    interruptible,
     interrupted_load,
+    interruptible,
     out,
     print_json,
     print_report,
@@ -29,6 +29,7 @@ from kgprune.commands.common import (
     view_of,
     view_table,
 )
+from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.ingest import export_conceptnet_neo4j_admin, load_conceptnet, load_visual_genome
 from kgprune.kg.loaders.conceptnet import parse_languages
@@ -95,7 +96,7 @@ def stats_cmd(store: StoreOpt = None, coverage: CoverageOpt = 1.0, seed: SeedOpt
         stats = s.stats(view)
         url = s.url
     if as_json:
-        print_json(asdict(stats))
+        print_json({**asdict(stats), "store": url, "view": view.to_dict()})
     else:
         out.print(stats_table(stats, f"Knowledge graph at {url}"))
 
@@ -113,15 +114,26 @@ def neighbors_cmd(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Facts around a concept (either direction), best first."""
+    """Facts around a concept (either direction), best first; hop 2 facts start at a neighbour.
+    A term that is not a concept of the store is an error (K595, exit 1)."""
     uri = term if term.startswith("/c/") else concept_uri(term)
     view = view_of(coverage, seed, strategy, source)
     with open_store(store) as s:
+        if not s.get_concepts([uri]):
+            raise ConfigError(Errors.K595.format(term=term, uri=uri, store=s.url))
         facts = s.neighbors(uri, relations=relation or None, hops=hops, limit=limit, view=view)
+        url = s.url
+    hop = {f.edge_id: 1 if uri in (f.head, f.tail) else 2 for f in facts}
     if as_json:
-        print_json([fact_json(f) for f in facts])
-    else:
-        out.print(facts_table(facts, f"{uri}: {len(facts)} facts, {hops} hop(s)"))
+        print_json({"store": url, "view": view.to_dict(), "term": term, "uri": uri,
+                    "hops": hops, "facts": [fact_json(f) | {"hop": hop[f.edge_id]}
+                                            for f in facts]})
+        return
+    if not facts:
+        err.print(f"{uri} has no facts in this view{' for ' + ', '.join(relation) if relation else ''}.",
+                  highlight=False)
+    out.print(facts_table(facts, f"{uri}: {len(facts)} facts, {hops} hop(s)",
+                          hops=hop if hops > 1 else None))
 
 
 @kg_app.command("sample")
@@ -137,8 +149,10 @@ def sample_cmd(
     view = view_of(coverage, seed, strategy, source)
     with open_store(store) as s:
         comparison = compare_view(s, view)
+        sampled, full = s.stats(view), s.stats()
     if as_json:
-        print_json(comparison)
+        print_json({**asdict(sampled), "store": comparison["store"], "view": view.to_dict(),
+                    "full": asdict(full)})
     else:
         out.print(view_table(comparison))
 
@@ -148,8 +162,15 @@ def export_neo4j_admin_cmd(
     directory: Path,
     conceptnet: Annotated[Path | None, typer.Option(help="ConceptNet .csv(.gz); default: bundled")] = None,
     lang: LangOpt = "en",
+    as_json: JsonOpt = False,
 ) -> None:
     """Write CSVs + import.sh for `neo4j-admin database import full` (fast first loads)."""
     counts = export_conceptnet_neo4j_admin(conceptnet or bundled.conceptnet_path(), directory,
                                            langs=parse_languages(lang))
-    out.print(f"Wrote {counts} to {directory}; run {directory / 'import.sh'} on the Neo4j host.")
+    if as_json:
+        print_json({"out": str(directory), "import_script": str(directory / "import.sh"),
+                    "rows": counts})
+        return
+    written = ", ".join(f"{n:,} rows to {name}" for name, n in counts.items())
+    out.print(f"Wrote {written} to {directory}; run {directory / 'import.sh'} on the Neo4j host.",
+              highlight=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, out, print_json, status
 from kgprune.errors import ConfigError, Errors
 from kgprune.pruning.measure import measure_adapter
 from kgprune.pruning.plan import PruningPlan, keep_all
@@ -36,7 +36,7 @@ def measure_cmd(
         raise ConfigError(Errors.K567.format(value=batch_sizes)) from None
     adapter = load_model(model_dir)
     adapter.model.to(device)
-    with err.status(f"Measuring {model_dir}"):
+    with status(f"Measuring {model_dir}"):
         result = measure_adapter(adapter, batch_sizes=sizes, repeats=repeats)
     if as_json:
         print_json({"model": str(model_dir), **result.to_dict()})

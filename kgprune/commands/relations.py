@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, training_split
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status
 from kgprune.experiments.relations import relation_importance
+from kgprune.kg import bundled
+from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.saved import is_pruned_dir, read_manifest
-from kgprune.vqa.benchmark_run import load_model
+from kgprune.vqa.benchmark_run import default_benchmark, load_model, retrieve_contexts
+from kgprune.vqa.datasets import VqaSample
+from kgprune.vqa.layouts import open_benchmark
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSplit:
+    """A benchmark's training samples with knowledge retrieved for them, in an open store."""
+
+    store: GraphStore
+    url: str
+    data_dir: Path
+    samples: list[VqaSample]
+    contexts: dict[str, KnowledgeContext]
+
+
+@contextmanager
+def training_split(store: str | None, data: Path | None) -> Iterator[TrainingSplit]:
+    """Open `store` (the bundled KG in the default store when None), the benchmark `data` (the
+    built-in one when None; a synthetic, OK-VQA or FVQA folder) and retrieve its training
+    split's knowledge."""
+    url = store or default_store_url()
+    with open_store(url) as s:
+        if store is None:
+            with status("Loading the bundled knowledge graph"):
+                bundled.load_if_home(s)
+        data_dir = data or default_benchmark(s, seed=0)
+        samples = open_benchmark(data_dir).split("train")
+        with status(f"Retrieving knowledge for {len(samples)} questions"):
+            contexts = retrieve_contexts(s, data_dir, samples)
+        yield TrainingSplit(s, url, data_dir, samples, contexts)
 
 
 def _plan(path: Path) -> PruningPlan | None:
@@ -42,25 +78,32 @@ def relations_cmd(
     with training_split(store, data) as split:
         s, samples, contexts = split.store, split.samples, split.contexts
         adapter = load_model(model)
-        with err.status("Scoring units per relation"):
+        with status("Scoring units per relation"):
             result = relation_importance(adapter, samples, contexts, plan=_plan(model),
                                          per_relation=per_relation)
-        result.write_json(out_path, top)
+        pruned_plan = _plan(pruned) if pruned is not None else None
+        result.write_json(out_path, top, pruned_plan)
         written = None
         writer = getattr(s, "write_unit_scores", None)
         if writer is not None:
-            pruned_plan = _plan(pruned) if pruned is not None else None
             written = writer(run or out_path.stem, result.graph_rows(top, pruned_plan))
     if as_json:
-        print_json({"out": str(out_path), "graph_edges": written, **result.to_dict(3)})
+        print_json({"out": str(out_path), "graph_edges": written, "store": split.url,
+                    **result.to_dict(3, pruned_plan)})
         return
     table = Table(title=f"Most important units per relation ({result.criterion})",
                   caption=f"all of it in {out_path}")
-    for column in ("relation", "samples", "top units"):
+    columns = ("relation", "samples", "top units") + (("removed by --pruned",) if pruned else ())
+    for column in columns:
         table.add_column(column)
     for relation in result.scores:
-        best = ", ".join(f"{g}[{u}] {v:.2f}" for g, u, v in result.ranked(relation)[:3])
-        table.add_row(relation, str(result.samples[relation]), best)
+        ranked = result.ranked(relation)
+        best = ", ".join(f"{g}[{u}] {v:.2f}" for g, u, v in ranked[:3])
+        marks = ()
+        if pruned_plan is not None:
+            gone = sum(not r["kept"] for r in result.to_dict(top, pruned_plan)["relations"][relation])
+            marks = (f"{gone} of top {min(top, len(ranked))}",)
+        table.add_row(relation, str(result.samples[relation]), best, *marks)
     out.print(table)
     if written is not None:
         err.print(f"{written} SERVED_BY edges written for run '{run or out_path.stem}'; see "

@@ -7,16 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
 from kgprune.commands.common import (
     RESUME,
+    CountColumn,
     JsonOpt,
+    LambdaOpt,
     StoreOpt,
     err,
     interruptible,
+    live_progress,
     out,
     print_json,
+    status,
 )
 from kgprune.errors import ConfigError, Errors
 from kgprune.kg import bundled
@@ -37,7 +41,7 @@ def _benchmark(data: Path | None, store: GraphStore, seed: int) -> Path:
     """`--data`, or a default benchmark in the data home, generated on first use."""
     if data is not None:
         return data
-    with err.status("Preparing the built-in benchmark"):
+    with status("Preparing the built-in benchmark"):
         return default_benchmark(store, seed=seed)
 
 
@@ -56,7 +60,7 @@ def train_cmd(
         "generated in the data home).")] = None,
     size: Annotated[str, typer.Option(help=f"Model size: {', '.join(SIZES)}.")] = "tiny",
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
-    lam: Annotated[float, typer.Option("--lam", help="Weight λ of the knowledge loss.")] = 0.5,
+    lam: LambdaOpt = 0.5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights and data order.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-3,
@@ -72,18 +76,18 @@ def train_cmd(
     url = store or default_store_url()
     with open_store(url) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_if_home(s)
         data_dir = _benchmark(data, s, seed)
         benchmark = open_benchmark(data_dir)
         train_samples = benchmark.split("train")
         val_samples = benchmark.split("val")
-        with err.status(f"Retrieving knowledge for {len(train_samples)} questions"):
+        with status(f"Retrieving knowledge for {len(train_samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
     adapter = new_model(size, benchmark.image_size, train_samples, seed=seed)
     columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+               CountColumn(), TextColumn("steps"), TimeRemainingColumn())
+    with live_progress(*columns) as progress:
         task = progress.add_task(f"Training kgvqa-{size}", total=None)
         report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
                        checkpoint_dir=out_dir, lam=lam, epochs=epochs, batch_size=batch_size,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, out, print_json, status
 from kgprune.kg.retrieval import FactRetriever, RetrievalQuery
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import HashingEncoder
@@ -25,7 +25,7 @@ def _hallucination(url: str, samples: list[VqaSample],
     """Retrieve a context per question (no image objects: the results file has none) and judge."""
     encoder = HashingEncoder()
     with open_store(url) as store:
-        with err.status("Indexing concepts for linking"):
+        with status("Indexing concepts for linking"):
             index = ConceptIndex.build(store, encoder=encoder)
         retriever = FactRetriever(store, Linker(store, index=index), RelationDetector(encoder))
         contexts = retriever.retrieve_batch(
@@ -57,17 +57,17 @@ def eval_cmd(
     preds = load_predictions(predictions)
     report = evaluate(preds, samples)
     result: dict[str, Any] = {
-        "overall": report.overall, "per_question_type": report.per_question_type,
+        "accuracy": report.overall, "per_question_type": report.per_question_type,
         "per_answer_type": report.per_answer_type, "n": report.n, "missing": report.missing,
     }
     hallucination = _hallucination(kg, samples, preds) if kg else None
     if hallucination is not None:
-        result["hallucination"] = {"rate": hallucination.rate, "n": hallucination.n,
-                                   "flags": hallucination.flags}
+        result |= {"hallucination": 100 * hallucination.rate, "hallucination_n": hallucination.n,
+                   "hallucination_flags": hallucination.flags, "store": kg}
     if as_json:
         print_json(result)
         return
     out.print(_table(report))
     if hallucination is not None:
-        out.print(f"Hallucination rate: {hallucination.rate:.2%} "
+        out.print(f"Hallucination rate: {100 * hallucination.rate:.1f}% "
                   f"of {hallucination.n} answered questions", highlight=False)

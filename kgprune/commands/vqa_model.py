@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, StoreOpt, out, print_json, status
 from kgprune.kg import bundled
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import ENCODER_NAMES
@@ -35,15 +34,18 @@ def evaluate_model_cmd(
     samples = benchmark.split(split)
     with open_store(store) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_if_home(s)
-        with err.status(f"Retrieving knowledge for {len(samples)} questions"):
+        with status(f"Retrieving knowledge for {len(samples)} questions"):
             contexts = retrieve_contexts(s, data, samples, encoder=encoder)
-        with err.status(f"Scoring {adapter.family} on {len(samples)} questions"):
+        with status(f"Scoring {adapter.family} on {len(samples)} questions"):
             scores = score_split(adapter, s, samples, contexts, train_samples)
+        url = s.url
     if as_json:
         print_json({"model": str(model), "family": adapter.family, "split": split,
-                    "dataset": benchmark.record(), **asdict(scores)})
+                    "dataset": benchmark.record(), "n": scores.n, "accuracy": scores.accuracy,
+                    "majority_accuracy": scores.majority_accuracy,
+                    "hallucination": scores.hallucination_rate, "store": url})
         return
     table = Table(title=f"{adapter.family} ({model}) on {data.name}, {split} split")
     for column in ("questions", "VQA accuracy", "majority answer", "hallucination rate"):

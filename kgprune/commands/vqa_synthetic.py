@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json
+from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status
 from kgprune.kg import bundled
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.vqa.synthetic import (
@@ -53,9 +53,9 @@ def make_synthetic_cmd(
     started = time.perf_counter()
     with open_store(url) as s:
         if store is None:
-            with err.status("Loading the bundled knowledge graph"):
+            with status("Loading the bundled knowledge graph"):
                 bundled.load_if_home(s)
-        with err.status(f"Generating {n} images"):
+        with status(f"Generating {n} images"):
             manifest = generate_benchmark(out_dir, store=s, n=n, seed=seed, variant=variant,
                                           image_size=image_size)
     if as_json:

@@ -30,6 +30,8 @@ class Stat:
     std: float | None
     low: float | None
     high: float | None
+    values: tuple[float, ...] = ()
+    """The values summarised (figures draw ratio intervals and ranges from them)."""
 
     @property
     def half_width(self) -> float | None:
@@ -44,10 +46,10 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Stat:
     n = len(values)
     mean = statistics.fmean(values)
     if n < 2:
-        return Stat(n, mean, None, None, None)
+        return Stat(n, mean, None, None, None, tuple(values))
     std = statistics.stdev(values)
     half = t_quantile(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
-    return Stat(n, mean, std, mean - half, mean + half)
+    return Stat(n, mean, std, mean - half, mean + half, tuple(values))
 
 
 def t_quantile(p: float, df: int) -> float:

@@ -57,29 +57,41 @@ class RelationImportance:
                 for key, values in self.scores[relation].items() for i, v in enumerate(values)]
         return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
 
-    def to_dict(self, top: int = 20) -> dict[str, Any]:
+    def to_dict(self, top: int = 20, pruned: PruningPlan | None = None) -> dict[str, Any]:
+        """The `top` units per relation; with the plan of a model `pruned` from this one, each
+        says whether that model kept it."""
+        kept = _kept(pruned)
         return {"criterion": self.criterion, "groups": self.groups, "samples": self.samples,
                 "relations": {rel: [{"group": g, "unit": u, "score": s}
+                                    | ({"kept": _is_kept(kept, g, u)} if pruned else {})
                                     for g, u, s in self.ranked(rel)[:top]]
                               for rel in self.scores}}
 
-    def write_json(self, path: Path, top: int = 20) -> Path:
-        write_atomic(path, json.dumps(self.to_dict(top), indent=1) + "\n")
+    def write_json(self, path: Path, top: int = 20, pruned: PruningPlan | None = None) -> Path:
+        write_atomic(path, json.dumps(self.to_dict(top, pruned), indent=1) + "\n")
         return path
 
     def graph_rows(self, top: int = 20,
                    pruned: PruningPlan | None = None) -> list[dict[str, Any]]:
         """Rows for `Neo4jStore.write_unit_scores`: the `top` units of every relation, marked
         kept or not by the plan of a model `pruned` from this one."""
-        kept = {g.key: set(g.kept) for g in pruned.groups} if pruned is not None else {}
+        kept = _kept(pruned)
         rows = []
         for relation in self.scores:
             for rank, (group, unit, score) in enumerate(self.ranked(relation)[:top]):
                 rows.append({"relation": relation, "uid": f"{group}|{unit}", "group": group,
                              "index": unit, **self.groups[group],
-                             "kept": group not in kept or unit in kept[group], "score": score,
+                             "kept": _is_kept(kept, group, unit), "score": score,
                              "rank": rank, "criterion": self.criterion})
         return rows
+
+
+def _kept(pruned: PruningPlan | None) -> dict[str, set[int]]:
+    return {g.key: set(g.kept) for g in pruned.groups} if pruned is not None else {}
+
+
+def _is_kept(kept: Mapping[str, set[int]], group: str, unit: int) -> bool:
+    return group not in kept or unit in kept[group]
 
 
 def relation_importance(adapter: ModelAdapter, samples: Sequence[VqaSample],

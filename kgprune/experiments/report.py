@@ -116,6 +116,16 @@ def _summary_csv(found: Sequence[Group]) -> str:
     return _csv(header, rows)
 
 
+DEFINITIONS = (
+    "**Compression** is the share of the *prunable* parameters that pruning removed: the "
+    "weights of attention heads (their q/k/v rows and output-projection columns) and of FFN "
+    "neurons (up rows and down columns). Embeddings, norms and answer heads cannot be pruned, "
+    "so the share of all parameters removed is smaller: *params kept* is that share of the "
+    "whole model. **Speedup** is the unpruned model's batch-32 latency over the pruned "
+    "model's, timed side by side; *ideal speedup* is their ratio of FLOPs. Values are means "
+    "over seeds with the half-width of the 95% t-interval (±).")
+
+
 def _markdown(run_dir: Path, inputs: dict[str, Any], finished: int, total: int,
               tables: Sequence[ReportTable], plots: Sequence[Path]) -> str:
     study = str(inputs["study"])
@@ -136,7 +146,7 @@ def _markdown(run_dir: Path, inputs: dict[str, Any], finished: int, total: int,
     if finished < total:
         lines += [f"**Partial**: {total - finished} cells have not finished; resume with "
                   f"`kgprune experiment {study} --config {CONFIG} --run-dir {run_dir}`.", ""]
-    lines += ["## Results", ""] + [t.to_markdown() for t in tables]
+    lines += ["## Results", "", DEFINITIONS, ""] + [t.to_markdown() for t in tables]
     if plots:
         lines += ["## Figures", ""]
         lines += [f"![{p.stem.replace('_', ' ')}]({p.name})\n" for p in plots]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -85,11 +86,13 @@ def run_study(spec: StudySpec, runner: CellRunner, run_dir: Path,
 
 def _run_cells(run: RunDir, runner: CellRunner, todo: list[Cell], total: int,
                console: Console) -> None:
+    """On a terminal, a live table and bar; elsewhere (a log) one line per finished cell."""
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
     task = progress.add_task(f"{run.spec.name}", total=total, completed=total - len(todo))
     done: list[CellRecord] = []
-    with Live(progress, console=console, refresh_per_second=4) as live:
+    live = Live(progress, console=console, refresh_per_second=4) if console.is_terminal else None
+    with live or nullcontext():
         for cell in todo:
             progress.update(task, description=f"{run.spec.name}: {escape(cell.cell_id)}")
             start = time.perf_counter()
@@ -100,7 +103,12 @@ def _run_cells(run: RunDir, runner: CellRunner, todo: list[Cell], total: int,
             run.append(record)
             done.append(record)
             progress.advance(task)
-            live.update(Group(_table(done), progress))
+            if live is not None:
+                live.update(Group(_table(done), progress))
+            else:
+                console.print(f"[{total - len(todo) + len(done)}/{total}] {cell.cell_id} "
+                              f"({record.wall_s:.1f} s)", highlight=False, markup=False,
+                              soft_wrap=True)
         progress.update(task, description=run.spec.name)
 
 

@@ -70,6 +70,11 @@ class CoverageView:
     def rotate(self, cov: float) -> float:
         return (cov + self.shift) % 1.0
 
+    def to_dict(self) -> dict[str, float | int | str]:
+        """The view as every JSON output and manifest records it."""
+        return {"level": self.level, "seed": self.seed, "strategy": str(self.strategy),
+                "source": self.source}
+
 
 def _strategy(value: str) -> Strategy:
     try:

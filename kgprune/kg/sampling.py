@@ -181,6 +181,4 @@ def compare_view(store: GraphStore, view: CoverageView) -> dict[str, Any]:
     rows += [row(f"facts from {s}", sampled.by_source.get(s, 0), n) for s, n in sorted(full.by_source.items())]
     rows += [row(r, sampled.by_relation.get(r, 0), n)
              for r, n in sorted(full.by_relation.items(), key=lambda kv: -kv[1])]
-    return {"view": {"level": view.level, "seed": view.seed, "strategy": str(view.strategy),
-                     "source": view.source},
-            "store": store.url, "rows": rows}
+    return {"view": view.to_dict(), "store": store.url, "rows": rows}

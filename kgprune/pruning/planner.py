@@ -12,6 +12,10 @@ Floors and multiples are turned into "chunks" of consecutive slots per group bef
 * chunks are merged across groups lowest mean value first, each group's chunks in order, and
   taken until the removed cost reaches the target: the share removed overshoots the ratio by less
   than one chunk (one unit when the multiples are 1), never undershoots.
+
+The "uniform" policy ranks within each group only: every group loses the share `ratio` of its own
+cost, its least important units first, so the layers of a tower (groups of one size) keep the same
+number of heads and neurons, which an architecture config can describe (`intermediate_size`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ NORMALIZATIONS = ("tower_kind", "tower", "none")
 rescaled to mean 1 (so every pool loses about the same share whatever its score scale), each
 tower rescaled to mean 1 (heads and neurons of a tower compete on raw values, towers do not), or
 raw score per cost (a criterion may then say "fusion matters more than vision")."""
+POLICIES = ("global", "uniform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,8 @@ class PlanConfig:
     gqa_mode: str = "groups"
     normalize: str = "tower_kind"
     """One of NORMALIZATIONS."""
+    policy: str = "global"
+    """"global": rank all units together; "uniform": the same share removed from every group."""
 
     def __post_init__(self) -> None:
         if isinstance(self.protected, str):
@@ -74,7 +81,7 @@ class PlanConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 _invalid(name, value, "must be an integer of at least 1")
         for name, known in (("target", TARGETS), ("gqa_mode", GQA_MODES),
-                            ("normalize", NORMALIZATIONS)):
+                            ("normalize", NORMALIZATIONS), ("policy", POLICIES)):
             if getattr(self, name) not in known:
                 _invalid(name, getattr(self, name), f"use one of {', '.join(known)}")
         if not all(isinstance(p, str) and p for p in self.protected):
@@ -144,7 +151,11 @@ def build_plan(units: UnitSet, scores: ImportanceScores | Mapping[str, torch.Ten
     if target > reachable * (1 + 1e-9):
         raise PruningError(Errors.K522.format(ratio=config.ratio, target=config.target,
                                               reachable=reachable / total_cost if total_cost else 0))
-    removed_slots, removed_cost = _take(queues, target)
+    if config.policy == "uniform":
+        removed_slots, removed_cost = _take_uniform(
+            queues, {g.key: _group_cost(g, config, costs) for g in prunable}, config)
+    else:
+        removed_slots, removed_cost = _take(queues, target)
     removed_params = sum(s.params for slots in removed_slots.values() for s in slots)
     groups = tuple(_group_plan(g, removed_slots.get(g.key, []), config) for g in units)
     settings = {**config.to_dict(), "removed_cost": removed_cost, "prunable_cost": total_cost}
@@ -267,6 +278,26 @@ def _take(queues: Mapping[str, list[Chunk]], target: float) -> tuple[dict[str, l
         if step + 1 < len(queues[key]):
             heapq.heappush(heap, (queues[key][step + 1][0], key, step + 1))
     return removed, cost
+
+
+def _take_uniform(queues: Mapping[str, list[Chunk]], group_costs: Mapping[str, float],
+                  config: PlanConfig) -> tuple[dict[str, list[_Slot]], float]:
+    """Each group's chunks in order until it has lost `config.ratio` of its own cost (K522 when
+    its floors stop it first)."""
+    removed: dict[str, list[_Slot]] = {}
+    total = 0.0
+    for key, queue in queues.items():
+        goal, cost = config.ratio * group_costs[key], 0.0
+        for _, slots, chunk_cost in queue:
+            if cost >= goal * (1 - 1e-9):
+                break
+            removed.setdefault(key, []).extend(slots)
+            cost += chunk_cost
+        if cost < goal * (1 - 1e-9):
+            raise PruningError(Errors.K522.format(ratio=config.ratio, target=config.target,
+                                                  reachable=cost / group_costs[key]))
+        total += cost
+    return removed, total
 
 
 def _group_plan(group: UnitGroup, removed: list[_Slot], config: PlanConfig) -> GroupPlan:

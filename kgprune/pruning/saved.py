@@ -1,13 +1,17 @@
 """Save a pruned (and perhaps int8-quantised) model to a directory and load it back, without pickle.
 
-A pruned model's layers are no longer uniform, so no architecture config can describe it. The
-directory therefore holds what rebuilds the *unpruned* base (kgvqa: its config and answer
-vocabulary; Hugging Face: config.json and the processor files), the plan relative to that base,
-and the weights. Loading builds the base with random weights, slices it with the plan to get the
-shapes, and loads the weights strictly:
+Any model can be saved: a kgprune adapter (kgvqa, ViLT, BLIP, LLaVA-style), any `transformers`
+model, or a plain `nn.Module`. The directory holds what rebuilds the *unpruned* base (kgvqa: its
+config and answer vocabulary; Hugging Face: `base_config.json` and the processor files when there
+is a processor; a plain module: its class name, the caller passes an unpruned instance back), the
+plan relative to that base, and the weights. Loading builds the base with random weights, slices
+it with the plan to get the shapes, and loads the weights strictly:
 
-    model.safetensors   weights; metadata: kgprune version, plan sha256, quantisation method
-    config.json + processor files   (Hugging Face families only)
+    model.safetensors   weights; metadata: format "pt", kgprune version, plan sha256, quantisation
+    config.json         only when it describes the pruned shapes (a "uniform" plan): plain
+                        transformers `from_pretrained` then loads the folder too
+    base_config.json + processor files   (Hugging Face models)
+    README.md           the model card: method, ratio, removed per tower, data, KG view, how to load
     manifest.json       format, family, base, plan, kept units, criterion, quantisation, caller
                         info, sha256 of every other file; written last
 
@@ -36,6 +40,9 @@ from torch import nn
 from kgprune import __version__
 from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, Errors, InputFormatError, PruningError
+from kgprune.pruning.card import model_card
+from kgprune.pruning.hf_config import pruned_config
+from kgprune.pruning.module_adapter import HUGGINGFACE, MODULE, ModuleAdapter
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.quantize import (
     SCALE,
@@ -49,7 +56,7 @@ from kgprune.pruning.quantize import (
 )
 from kgprune.pruning.surgery import apply_plan
 from kgprune.vqa.adapters.base import ModelAdapter
-from kgprune.vqa.adapters.hf_loading import FAMILIES, detect_family
+from kgprune.vqa.adapters.hf_loading import ARCHITECTURES, FAMILIES
 from kgprune.vqa.adapters.kgvqa import KgVqa, KgVqaAdapter, KgVqaConfig
 
 FORMAT = "kgprune-pruned-model"
@@ -57,6 +64,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
 HF_CONFIG = "config.json"
+BASE_CONFIG = "base_config.json"
+CARD = "README.md"
 KGVQA = "kgvqa"
 _REQUIRED = ("family", "base", "plan", "plan_sha256", "files")
 
@@ -68,7 +77,7 @@ def plan_sha256(plan: PruningPlan) -> str:
 
 
 def known_families() -> tuple[str, ...]:
-    return (KGVQA, *sorted(FAMILIES))
+    return (KGVQA, *sorted(FAMILIES), HUGGINGFACE, MODULE)
 
 
 def is_pruned_dir(path: str | Path) -> bool:
@@ -107,14 +116,21 @@ def _base(adapter: ModelAdapter) -> dict[str, Any]:
         assert isinstance(adapter, KgVqaAdapter)
         return {"kind": KGVQA, "config": adapter.config.to_dict(), "answers": list(adapter.answers),
                 "words": list(adapter.words)}
+    if adapter.family == MODULE:
+        cls = type(adapter.model)
+        return {"kind": MODULE, "class": f"{cls.__module__}.{cls.__qualname__}"}
     processor = getattr(adapter, "processor", None)
     config = getattr(adapter.model, "config", None)
-    if adapter.family not in FAMILIES or processor is None or config is None:
+    architecture = type(adapter.model).__name__
+    if config is None or getattr(transformers, architecture, None) is not type(adapter.model):
         raise PruningError(Errors.K544.format(
-            problem=f"family '{adapter.family}' is not one of {', '.join(known_families())}, "
-                    "or the adapter has no processor and model config"))
-    return {"kind": "huggingface", "architecture": type(adapter.model).__name__,
-            "config": HF_CONFIG, "processor": type(processor).__name__}
+            problem=f"family '{adapter.family}' has no config, or {architecture} is not a "
+                    "transformers class"))
+    if adapter.family in FAMILIES and processor is None:
+        raise PruningError(Errors.K544.format(problem=f"the {adapter.family} adapter has no "
+                                                      "processor"))
+    return {"kind": "huggingface", "architecture": architecture, "config": BASE_CONFIG,
+            "processor": type(processor).__name__ if processor is not None else None}
 
 
 def _skeleton(family: str, base: Mapping[str, Any], config: Any, vocab_size: int) -> nn.Module:
@@ -129,6 +145,8 @@ def _skeleton(family: str, base: Mapping[str, Any], config: Any, vocab_size: int
 def _check_shapes(adapter: ModelAdapter, plan: PruningPlan, base: Mapping[str, Any],
                   actual: Mapping[str, torch.Tensor], source: str) -> None:
     """Slicing the base with `plan` must give exactly the tensors about to be saved."""
+    if base["kind"] == MODULE:
+        return  # no skeleton without the class: `load_pruned` checks the shapes strictly
     vocab = getattr(getattr(getattr(adapter.model, "text", None), "config", None), "vocab_size", 0)
     skeleton = _skeleton(adapter.family, base, getattr(adapter.model, "config", None), vocab)
     try:
@@ -150,7 +168,8 @@ def _check_shapes(adapter: ModelAdapter, plan: PruningPlan, base: Mapping[str, A
 def _kept_units(plan: PruningPlan) -> dict[str, dict[str, Any]]:
     kept: dict[str, dict[str, Any]] = {"heads": {}, "neurons": {}}
     for group in plan.groups:
-        entry: dict[str, Any] = {"total": group.total, "kept": list(group.kept)}
+        entry: dict[str, Any] = {"tower": group.tower, "layer": group.layer,
+                                 "total": group.total, "kept": list(group.kept)}
         if group.kept_kv is not None:
             entry["kept_kv"] = list(group.kept_kv)
         kept.setdefault(group.kind, {})[group.key] = entry
@@ -170,17 +189,18 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def save_pruned(adapter: ModelAdapter, plan: PruningPlan, out_dir: str | Path, *,
-                info: Mapping[str, Any]) -> Path:
-    """Write `adapter`'s pruned model to the new directory `out_dir` and return its path.
+def save_pruned(model: ModelAdapter | nn.Module, plan: PruningPlan, out_dir: str | Path, *,
+                info: Mapping[str, Any] | None = None) -> Path:
+    """Write the pruned `model` (an adapter or any module) to the new directory `out_dir`.
 
     `plan` is relative to the original unpruned model (`compose` the rounds' plans); for a model
     that was only quantised pass `keep_all(units)`. `info` is recorded as given (data, KG view,
-    seeds ...). The model may be int8-quantised (`quantize_int8`).
+    seeds, "metrics" for the model card ...). The model may be int8-quantised (`quantize_int8`).
     """
+    adapter = model if isinstance(model, ModelAdapter) else ModuleAdapter(model)
     out = Path(out_dir)
     _check_out_dir(out, adapter)
-    info_json = _json_info(info)
+    info_json = _json_info(info or {})
     base = _base(adapter)
     quant = quantization_info(adapter.model)
     tensors = quantized_state(adapter.model) if quant else adapter.model.state_dict()
@@ -190,30 +210,47 @@ def save_pruned(adapter: ModelAdapter, plan: PruningPlan, out_dir: str | Path, *
     temp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
     temp.mkdir()  # not mkdtemp: its 0700 mode would stay on the renamed directory
     try:
-        metadata = {"kgprune_version": __version__, "plan_sha256": sha,
+        metadata = {"format": "pt", "kgprune_version": __version__, "plan_sha256": sha,
                     "quantization": quant.method if quant else "none"}
         if quant:
             save_file(tensors, str(temp / WEIGHTS), metadata=metadata)
         else:
             save_model(adapter.model, str(temp / WEIGHTS), metadata=metadata)
-        if base["kind"] != KGVQA:
-            config = copy.deepcopy(adapter.model.config)
-            config.architectures = [base["architecture"]]
-            config.save_pretrained(temp)
-            adapter.processor.save_pretrained(temp)  # type: ignore[attr-defined]
-        files = {p.relative_to(temp).as_posix(): file_sha256(p)
-                 for p in sorted(temp.rglob("*")) if p.is_file()}
-        _write_json(temp / MANIFEST, {
+        loadable = base["kind"] == "huggingface" and _write_hf_files(adapter, plan, base, temp,
+                                                                      quantized=bool(quant))
+        manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "kgprune_version": __version__,
             "family": adapter.family, "base": base, "plan": plan.to_dict(), "plan_sha256": sha,
             "kept": _kept_units(plan), "criterion": plan.criterion, "dtype": _dtype(adapter.model),
             "quantization": quant.to_dict() if quant else None, "info": info_json,
-            "files": files})
+            "loader": "transformers" if loadable else "kgprune"}
+        (temp / CARD).write_text(model_card(manifest, loadable=loadable), encoding="utf-8")
+        manifest["files"] = {p.relative_to(temp).as_posix(): file_sha256(p)
+                             for p in sorted(temp.rglob("*")) if p.is_file()}
+        _write_json(temp / MANIFEST, manifest)
         os.replace(temp, out)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return out
+
+
+def _write_hf_files(adapter: ModelAdapter, plan: PruningPlan, base: Mapping[str, Any],
+                    folder: Path, *, quantized: bool) -> bool:
+    """The unpruned config, the processor, and a config.json of the pruned shapes when one can
+    describe them (never for int8 weights); True when config.json was written."""
+    config = copy.deepcopy(adapter.model.config)  # type: ignore[union-attr]
+    config.architectures = [base["architecture"]]
+    (folder / BASE_CONFIG).write_text(config.to_json_string(), encoding="utf-8")
+    processor = getattr(adapter, "processor", None)
+    if processor is not None:
+        processor.save_pretrained(folder)
+    pruned = None if quantized else pruned_config(adapter.model, plan)
+    if pruned is None:
+        return False
+    pruned.architectures = [base["architecture"]]
+    pruned.save_pretrained(folder)
+    return True
 
 
 def _field(manifest: Mapping[str, Any], name: str, kind: type, path: Path) -> Any:
@@ -284,8 +321,10 @@ def _plan(manifest: Mapping[str, Any], directory: Path) -> PruningPlan:
     return plan
 
 
-def _rebuild(manifest: Mapping[str, Any], directory: Path) -> ModelAdapter:
-    """The unpruned base with random weights (nothing is downloaded) and its processor."""
+def _rebuild(manifest: Mapping[str, Any], directory: Path,
+             model: nn.Module | None) -> ModelAdapter:
+    """The unpruned base with random weights (nothing is downloaded) and its processor; for a
+    plain module, a copy of the caller's unpruned `model`."""
     family, base = manifest["family"], manifest["base"]
     path = directory / MANIFEST
     if family not in known_families():
@@ -301,24 +340,56 @@ def _rebuild(manifest: Mapping[str, Any], directory: Path) -> ModelAdapter:
                                                       problem=f"is unusable: {e}")) from e
         with torch.random.fork_rng(devices=[]):
             return KgVqaAdapter.build(config, answers, words=words, pretrained=False)
-    if detect_family(directory) != family:
-        raise InputFormatError(Errors.K537.format(
-            path=path, field="family", problem=f"says {family}, but {HF_CONFIG} holds another"))
-    config = transformers.AutoConfig.from_pretrained(directory, local_files_only=True)
+    if family == MODULE:
+        return _module_base(base, path, model)
+    config = _hf_config(base, directory)
     architecture = str(base.get("architecture"))
-    if architecture not in (config.architectures or []):
+    if family in FAMILIES and ARCHITECTURES.get(architecture) != family:
+        raise InputFormatError(Errors.K537.format(
+            path=path, field="family", problem=f"says {family}, but the base is {architecture}"))
+    model_cls = getattr(transformers, architecture, None)
+    if not isinstance(model_cls, type) or architecture not in (config.architectures or []):
         raise InputFormatError(Errors.K537.format(
             path=path, field="base.architecture",
-            problem=f"is {architecture!r}, {HF_CONFIG} lists {config.architectures}"))
+            problem=f"is {architecture!r}, {base['config']} lists {config.architectures}"))
+    with torch.random.fork_rng(devices=[]):
+        built = model_cls(config)
+    if base.get("processor") is None:
+        return ModuleAdapter(built)
     processor_cls = getattr(transformers, str(base.get("processor")), None)
     if not (isinstance(processor_cls, type)
             and issubclass(processor_cls, transformers.ProcessorMixin)):
         raise InputFormatError(Errors.K537.format(
             path=path, field="base.processor",
             problem=f"names no processor class: {base.get('processor')!r}"))
-    model = getattr(transformers, architecture)(config)
     processor = processor_cls.from_pretrained(directory, local_files_only=True)
-    return FAMILIES[family]()(model, processor)  # type: ignore[call-arg]
+    return FAMILIES[family]()(built, processor)  # type: ignore[call-arg]
+
+
+def _hf_config(base: Mapping[str, Any], directory: Path) -> Any:
+    """The unpruned base's config: `base_config.json`, or config.json in folders written before."""
+    name = str(base.get("config"))
+    path = directory / name
+    if name not in (BASE_CONFIG, HF_CONFIG) or not path.is_file():
+        raise InputFormatError(Errors.K536.format(path=directory, missing=name))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        config_cls = transformers.AutoConfig.for_model(data.pop("model_type")).__class__
+        return config_cls.from_dict(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, ValueError) as e:
+        raise InputFormatError(Errors.K538.format(path=path, problem=e)) from e
+
+
+def _module_base(base: Mapping[str, Any], path: Path, model: nn.Module | None) -> ModelAdapter:
+    """The caller's unpruned instance of the saved module's class."""
+    expected = str(base.get("class"))
+    if model is None:
+        raise ConfigError(Errors.K592.format(path=path.parent, cls=expected))
+    cls = type(model)
+    if f"{cls.__module__}.{cls.__qualname__}" != expected:
+        raise ConfigError(Errors.K593.format(path=path.parent, cls=expected,
+                                             given=f"{cls.__module__}.{cls.__qualname__}"))
+    return ModuleAdapter(copy.deepcopy(model))
 
 
 def _load_weights(model: nn.Module, manifest: Mapping[str, Any], directory: Path) -> nn.Module:
@@ -348,12 +419,20 @@ def _load_weights(model: nn.Module, manifest: Mapping[str, Any], directory: Path
         raise PruningError(Errors.K533.format(source=weights, problem=e)) from e
 
 
-def load_pruned(directory: str | Path) -> ModelAdapter:
-    """The adapter of a directory written by `save_pruned`, in eval mode, with identical outputs."""
+def load_pruned(directory: str | Path, *, model: nn.Module | None = None) -> ModelAdapter:
+    """The adapter of a directory written by `save_pruned`, in eval mode, with identical outputs
+    (a `ModuleAdapter` for a model saved without one). A plain module's folder needs `model`, an
+    unpruned instance of its class, which is left unchanged."""
+    return load_with_manifest(directory, model=model)[0]
+
+
+def load_with_manifest(directory: str | Path, *,
+                       model: nn.Module | None = None) -> tuple[ModelAdapter, dict[str, Any]]:
+    """`load_pruned`, and the manifest it checked."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     plan = _plan(manifest, directory)
-    adapter = _rebuild(manifest, directory)
+    adapter = _rebuild(manifest, directory, model)
     try:
         apply_plan(adapter.model, plan)
     except PruningError as e:
@@ -367,4 +446,4 @@ def load_pruned(directory: str | Path) -> ModelAdapter:
     adapter.model = _load_weights(adapter.model, manifest, directory)
     adapter.model.name_or_path = str(directory)
     adapter.model.eval()
-    return adapter
+    return adapter, manifest

@@ -205,32 +205,49 @@ def _finished(out_dir: Path, config: PruneConfig) -> dict[str, Any] | None:
     raise ConfigError(Errors.K563.format(path=out_dir, problem="not an empty directory"))
 
 
-def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir: Path, *,
-          teacher: ModelAdapter | None = None, info: Mapping[str, Any] | None = None,
-          on_event: EventFn | None = None, scoring: PruningData | None = None,
+def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig,
+          out_dir: Path | None = None, *, teacher: ModelAdapter | None = None,
+          info: Mapping[str, Any] | None = None, on_event: EventFn | None = None,
+          scores: ImportanceScores | None = None, scoring: PruningData | None = None,
           on_pruned: PrunedFn | None = None) -> PruneResult:
-    """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`.
+    """Prune `adapter` (in place) to `config.ratio`, resuming an interrupted run into `out_dir`
+    (None: in memory, nothing saved). `scores` (of the unpruned model) replace the first round's
+    scoring.
 
     Importance is scored on `scoring` (default: `data`, which fine-tuning always uses), so a
     study can score on other samples than it fine-tunes on, e.g. ones without human answers."""
-    out_dir = Path(out_dir)
-    scoring = data if scoring is None else scoring
     emit = on_event or (lambda _name, _data: None)
     if config.finetune.distill and teacher is None:
         raise ConfigError(Errors.K562)
+    if out_dir is None:
+        return _rounds(adapter, data, config, None, teacher, info, emit, scores,
+                       scoring=scoring, on_pruned=on_pruned)
+    out_dir = Path(out_dir)
     done = _finished(out_dir, config)
     if done is not None:
         return PruneResult(load_pruned(out_dir), PruningPlan.from_dict(done["plan"]),
                            tuple(RoundRecord(**r) for r in done["rounds"]), out_dir,
                            resumed_from=config.rounds)
-    work = rounds_dir(out_dir)
+    return _rounds(adapter, data, config, out_dir, teacher, info, emit, scores,
+                   scoring=scoring, on_pruned=on_pruned)
+
+
+def _rounds(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir: Path | None,
+            teacher: ModelAdapter | None, info: Mapping[str, Any] | None, emit: EventFn,
+            given: ImportanceScores | None, *, scoring: PruningData | None,
+            on_pruned: PrunedFn | None) -> PruneResult:
+    """The rounds not yet done, each checkpointed under `out_dir` when there is one."""
+    scoring = data if scoring is None else scoring
+    work = rounds_dir(out_dir) if out_dir is not None else None
     original = discover_units(adapter.model)
     prunable = sum(g.num_params for g in original if not config.plan.is_protected(g))
     composed = replace(keep_all(original), prunable_params=prunable)
-    _claim(work, config)
-    records = _finished_rounds(work, config)
+    records: list[RoundRecord] = []
+    if work is not None:
+        _claim(work, config)
+        records = _finished_rounds(work, config)
     removed_cost, total_cost = 0.0, None
-    if records:
+    if work is not None and records:
         adapter = load_pruned(work / ROUND_DIR.format(r=records[-1].round))
         composed = PruningPlan.from_dict(records[-1].plan)
         removed_cost, total_cost = records[-1].removed_cost, records[-1].total_cost
@@ -244,7 +261,11 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
         goal = config.ratio * r / config.rounds * total_cost
         share = min(0.99, max(0.0, (goal - removed_cost) / current)) if current else 0.0
         start = time.perf_counter()
-        scores = score_units(adapter, scoring, config, batches=batches, units=units)
+        if r == 1 and given is not None:
+            given.check(units)
+            scores = given
+        else:
+            scores = score_units(adapter, scoring, config, batches=batches, units=units)
         importance_seconds = time.perf_counter() - start
         emit("importance", {"round": r, "seconds": importance_seconds})
         compensation = None
@@ -267,7 +288,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
             total_cost=total_cost,
             params=sum(p.numel() for p in adapter.model.parameters()),
             importance_seconds=importance_seconds, finetune=asdict(tuned), plan=composed.to_dict())
-        if is_main_process():
+        if work is not None and is_main_process():
             round_dir = work / ROUND_DIR.format(r=r)
             if round_dir.exists():
                 shutil.rmtree(round_dir)
@@ -277,7 +298,7 @@ def prune(adapter: ModelAdapter, data: PruningData, config: PruneConfig, out_dir
         barrier()
         records.append(record)
         emit("round", record.to_dict())
-    if is_main_process():
+    if out_dir is not None and work is not None and is_main_process():
         save_pruned(adapter, composed, out_dir,
                     info={**(info or {}), "schedule": config.to_dict(), "plan": composed.to_dict(),
                           "rounds": [r.to_dict() for r in records]})

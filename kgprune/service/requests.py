@@ -16,6 +16,8 @@ from kgprune.kg.records import SOURCE_CONCEPTNET, SOURCE_VISUAL_GENOME
 from kgprune.kg.retrieval import RetrievalConfig, RetrievalQuery
 from kgprune.linking.image import (
     DEFAULT_MIN_SCORE,
+    detection_objects,
+    scene_objects,
 )
 
 MAX_BATCH = 256
@@ -175,8 +177,10 @@ class FactsRequest:
 
 
 _LINK_FIELDS = ("text", "texts", "objects", "image", "min_score")
-_QUERY_FIELDS = ("sample_id", "question", "image_objects", "coverage", "seed", "strategy", "source",
-                 "hops", "top_k")
+_QUERY_FIELDS = ("sample_id", "question", "text", "image_objects", "objects", "image", "min_score",
+                 "coverage", "seed", "strategy", "source", "hops", "top_k")
+"""`/facts` also takes /link's names: `text` for `question`, `objects` for `image_objects`, and
+`image` (a scene graph or `{label, score, box}` detections, above `min_score`)."""
 
 
 def parse_link(body: Any) -> LinkRequest:
@@ -208,13 +212,30 @@ def parse_facts(body: Any) -> FactsRequest:
     return FactsRequest(queries, batch=True)
 
 
+def _image_names(fields: _Fields) -> tuple[str, ...]:
+    """The image's object names from whichever of image_objects / objects / image was sent."""
+    fields.exclusive(("image_objects", "objects", "image"))
+    image = fields.container("image", expected="a scene-graph object or a detections array")
+    if image is None:
+        key = "objects" if fields.has("objects") else "image_objects"
+        return fields.strings(key, max_items=MAX_BATCH, max_chars=MAX_NAME_CHARS)
+    min_score = fields.number("min_score", low=0.0, high=1.0, default=DEFAULT_MIN_SCORE)
+    try:
+        found = (scene_objects(image) if isinstance(image, dict)
+                 else detection_objects(image, min_score=min_score))
+    except KgpruneError as e:
+        raise RequestError(422, str(e), field=fields.name("image")) from e
+    return tuple(o.label[:MAX_NAME_CHARS] for o in found[:MAX_BATCH] if o.label)
+
+
 def _facts_query(fields: _Fields) -> FactsQuery:
     fields.only(_QUERY_FIELDS)
+    fields.exclusive(("question", "text"))
     query = RetrievalQuery(
         sample_id=fields.string("sample_id", max_chars=MAX_NAME_CHARS, default=""),
-        question=fields.string("question", max_chars=MAX_QUESTION_CHARS),
-        image_objects=fields.strings("image_objects", max_items=MAX_BATCH,
-                                     max_chars=MAX_NAME_CHARS),
+        question=fields.string("text" if fields.has("text") else "question",
+                               max_chars=MAX_QUESTION_CHARS),
+        image_objects=_image_names(fields),
     )
     level = fields.number("coverage", low=0.0, high=1.0, default=1.0)
     seed = fields.integer("seed", low=0, high=MAX_SEED, default=0)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import kgprune
 from kgprune.cli import app
 from kgprune.experiments.relations import relation_importance, relation_of
 from kgprune.kg.backends.ladybug import LadybugStore
@@ -100,3 +101,23 @@ def test_the_command_writes_json(bench: Bench, bundled_store: LadybugStore, trai
     assert report["graph_edges"] is None
     saved = json.loads(out.read_text())
     assert saved["relations"] and all(len(v) <= 3 for v in saved["relations"].values())
+
+
+def test_the_command_marks_what_a_pruned_model_removed_on_any_store(
+        bench: Bench, bundled_store: LadybugStore, trained: Path, tmp_path: Path) -> None:
+    pruned_dir = tmp_path / "pruned"
+    _, report = kgprune.prune(trained, method="magnitude", ratio=0.5, out=pruned_dir)
+    out = tmp_path / "relations.json"
+    args = ["relations", "--model", str(trained), "--data", str(bench.path), "--store",
+            bundled_store.url, "--out", str(out), "--top", "20", "--per-relation", "8",
+            "--pruned", str(pruned_dir)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())["relations"]
+    kept = {g.key: set(g.kept) for g in report.plan.groups}
+    units = [u for ranked in saved.values() for u in ranked]
+    assert units and all(u["kept"] == (u["unit"] in kept[u["group"]]) for u in units)
+    assert not all(u["kept"] for u in units), "half the units are gone: some top ones too"
+    table = CliRunner().invoke(app, args[:-2] + ["--out", str(tmp_path / "r2.json"), "--pruned",
+                                                 str(pruned_dir)])
+    assert "removed by --pruned" in table.stdout and " of top 20" in table.stdout

@@ -7,6 +7,7 @@ import json
 import math
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -208,3 +209,66 @@ def test_values_that_round_to_zero_have_no_sign() -> None:
     assert format_value(-0.04, "finetune_s") == format_value(0.0, "finetune_s")
     assert format_value(-0.4, "accuracy").startswith("-")
     assert format_value(-0.0004, "speedup") == "0.00×"
+
+
+def _figure(monkeypatch: pytest.MonkeyPatch, name: str, run_dir: Path) -> Any:
+    """The matplotlib figure `name` would be saved as, for its artists."""
+    from kgprune.experiments import plots
+
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.setdefault(path.name, fig))
+    render_report(run_dir)
+    return drawn[name]
+
+
+def test_compression_figure_offsets_methods_and_states_its_bars(
+        sweep: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fig = _figure(monkeypatch, "accuracy_vs_compression.png", sweep)
+    ax = fig.axes[0]
+    xs = {c.get_label(): tuple(c.lines[0].get_xdata()) for c in ax.containers
+          if c.get_label() != "full model"}
+    assert len(xs) >= 2 and len(set(xs.values())) == len(xs), "each method at its own x"
+    footnote = " ".join(t.get_text() for t in fig.texts)
+    assert "95% t-interval" in footnote and "n = 3 seeds per point" in footnote
+
+
+def test_speedup_figure_labels_each_ratio_once_and_never_below_zero(
+        sweep: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fig = _figure(monkeypatch, "speedup_vs_ideal.png", sweep)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert sorted(labels) == sorted(set(labels)), "one label per compression level"
+    lows = [segment[0][1] for collection in ax.collections
+            for segment in collection.get_segments()]
+    assert lows and min(lows) > 0, "a speedup interval never reaches zero"
+    assert "on log(speedup)" in " ".join(t.get_text() for t in fig.texts)
+
+
+def test_speedup_figure_shows_ranges_below_three_seeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = _run(tmp_path, "sweep", "methods=full,magnitude", "ratios=0.2,0.5", "seeds=0,1")
+    fig = _figure(monkeypatch, "speedup_vs_ideal.png", run_dir)
+    assert "else the min-max range" in " ".join(t.get_text() for t in fig.texts)
+
+
+def test_ratio_intervals_are_on_the_log_scale_from_three_seeds() -> None:
+    from kgprune.experiments.aggregate import summarize
+    from kgprune.experiments.plots import _ratio_point
+
+    centre, below, above = _ratio_point(summarize([1.05, 1.3, 1.9]))
+    assert centre == pytest.approx((1.05 * 1.3 * 1.9) ** (1 / 3))
+    assert centre - below > 0 and above > below, "asymmetric, and above zero"
+    plain = summarize([1.05, 1.3, 1.9])
+    assert plain.low is not None and plain.low < 0.5, "where a t-interval would go far lower"
+    centre, below, above = _ratio_point(summarize([1.1, 1.4]))
+    assert (centre - below, centre + above) == pytest.approx((1.1, 1.4))
+
+
+def test_legend_names_lambda_and_report_defines_compression(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = _run(tmp_path, "ablate-loss", "seeds=0,1", "ratios=0.2,0.5")
+    fig = _figure(monkeypatch, "accuracy_vs_compression.png", run_dir)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "λ = 0" in legend and "λ = 0.5" in legend
+    assert "**Compression** is the share of the *prunable* parameters" in \
+        (run_dir / REPORT_MD).read_text()

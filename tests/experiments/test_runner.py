@@ -170,3 +170,15 @@ def test_a_failed_prepare_leaves_no_new_directory(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="no model"):
         run_study(_spec(), Failing(), tmp_path / "runs" / "new", _quiet())
     assert not (tmp_path / "runs" / "new").exists()
+
+
+def test_a_log_gets_one_line_per_cell_and_no_progress_frames(
+        tmp_path: Path, formula_runner: FormulaRunner) -> None:
+    log = StringIO()
+    spec = _spec()
+    run_study(spec, formula_runner, tmp_path / "run", Console(file=log, width=20))
+    lines = log.getvalue().splitlines()
+    ids = [c.cell_id for c in spec.cells()]
+    assert lines == [f"[{i}/{len(ids)}] {cell} ({line.rsplit('(', 1)[1]}"
+                     for i, (cell, line) in enumerate(zip(ids, lines), 1)]
+    assert "━" not in log.getvalue() and "…" not in log.getvalue(), "never cut, even at 20 cols"

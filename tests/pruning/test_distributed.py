@@ -263,11 +263,11 @@ def test_prune_refuses_a_model_whose_fine_tuning_does_not_fit(
     """Fine-tuning needs weights, gradients and two Adam moments per rank: more than the budget
     is refused with K571 before any work; scoring alone (--steps 0) needs only the weights."""
     weights = sum(p.numel() * 4 for p in load_trained(trained).model.parameters())
-    monkeypatch.setattr("kgprune.commands.prune.memory_budget", lambda **_: 2 * weights)
+    monkeypatch.setattr("kgprune.api.memory_budget", lambda **_: 2 * weights)
     args = ["prune", "--model", str(trained), "--data", str(bench.path), "--samples", "4",
             "--batch-size", "4", "--rounds", "1", "--ratio", "0.2"]
     refused = CliRunner().invoke(app, [*args, "--steps", "2", "--out", str(tmp_path / "a")])
-    assert refused.exit_code == 1 and "[K571]" in refused.output
+    assert isinstance(refused.exception, PruningError) and "[K571]" in str(refused.exception)
     assert not (tmp_path / "a").exists()
     scored = CliRunner().invoke(app, [*args, "--steps", "0", "--out", str(tmp_path / "b")])
     assert scored.exit_code == 0, scored.output

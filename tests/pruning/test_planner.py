@@ -243,3 +243,30 @@ def test_scores_that_do_not_fit_are_refused() -> None:
     scores[key] = torch.full((units.groups[0].size,), math.nan)
     with pytest.raises(PruningError, match=r"\[K520\].*not finite"):
         build_plan(units, scores, PlanConfig(ratio=0.3))
+
+
+@pytest.mark.parametrize("family", ["bert", "llama"])
+def test_uniform_policy_keeps_the_same_count_in_every_layer(family: str) -> None:
+    units = _units(family)
+    scores = _scores(units, seed=5)
+    plan = build_plan(units, scores, PlanConfig(ratio=0.4, policy="uniform"))
+    check_plan(plan, units)
+    for tower in units.towers:
+        for kind in ("heads", "neurons"):
+            counts = {len(g.kept) for g in plan.groups if g.tower == tower and g.kind == kind}
+            assert len(counts) <= 1, f"{tower} {kind}: {counts}"
+    assert plan.removed_params >= 0.4 * plan.prunable_params
+    assert plan.settings["policy"] == "uniform"
+    globally = build_plan(units, scores, PlanConfig(ratio=0.4))
+    assert len({len(g.kept) for g in globally.groups if g.kind == "neurons"}) > 1, \
+        "the global policy, on the same scores, sizes the layers differently"
+    for group in plan.groups:  # within a group the least important units go first
+        removed, kept = set(group.removed), set(group.kept)
+        if removed and family == "bert" and group.kind == "neurons":
+            assert max(scores[group.key][list(removed)]) <= min(scores[group.key][list(kept)])
+
+
+def test_uniform_policy_stops_at_the_floors() -> None:
+    units = _units("bert")
+    with pytest.raises(PruningError, match=r"K522"):
+        build_plan(units, _scores(units), PlanConfig(ratio=0.95, policy="uniform"))

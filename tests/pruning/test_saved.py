@@ -250,8 +250,8 @@ DAMAGE = {
     "edited plan": (edit_manifest(drop_kept_head), InputFormatError, r"K542"),
     "edited plan and sha": (edit_manifest(lambda m: (drop_kept_head(m), m.update(
         plan_sha256=plan_sha256(PruningPlan.from_dict(m["plan"]))))), InputFormatError, r"K542"),
-    "edited config": (lambda d: (d / "config.json").write_text("{}"), InputFormatError,
-                      r"K540.*config.json"),
+    "edited config": (lambda d: (d / "base_config.json").write_text("{}"), InputFormatError,
+                      r"K540.*base_config.json"),
     "absolute path": (list_outside_file(lambda d: str(d.parent / "outside.txt")),
                       InputFormatError, r"K537.*field 'files'.*outside.txt"),
     "parent path": (list_outside_file(lambda d: "../outside.txt"), InputFormatError,
@@ -274,8 +274,12 @@ def test_manifest_records_everything(saved_vilt: Path) -> None:
     assert manifest["format_version"] == 1 and manifest["kgprune_version"]
     assert manifest["base"]["architecture"] == "ViltForQuestionAnswering"
     assert manifest["quantization"] is None
-    config = json.loads((saved_vilt / "config.json").read_text())
-    assert config["intermediate_size"] == 64, "config.json describes the unpruned base"
+    config = json.loads((saved_vilt / "base_config.json").read_text())
+    assert config["intermediate_size"] == 64, "base_config.json describes the unpruned base"
+    assert not (saved_vilt / "config.json").exists(), "no config.json that from_pretrained misreads"
+    assert manifest["loader"] == "kgprune"
+    card = (saved_vilt / "README.md").read_text()
+    assert "kgprune.load_pruned" in card and "no `config.json`" in card
     assert manifest["kept"]["heads"] and manifest["kept"]["neurons"]
 
 
@@ -295,6 +299,9 @@ def test_no_pickle_when_saving_or_loading(tmp_path: Path, monkeypatch: pytest.Mo
     assert_same(adapter, loaded)
     for file in out.iterdir():
         data = file.read_bytes()
+        if file.suffix == ".safetensors":  # an 8-byte header length, then a JSON header
+            json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+            continue
         assert not data.startswith(b"\x80") and b"PK\x03\x04" not in data[:4], file.name
         if file.suffix == ".json":
             json.loads(data)

@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from kgprune.cli import app
-from kgprune.commands import train as command
 from kgprune.errors import ConfigError
 from kgprune.vqa.training import STATE_FILE
 from tests.training.conftest import SMALL, Bench
@@ -20,7 +19,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _small_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command's tiny model is slow for a unit test; the command's path is the same."""
-    monkeypatch.setattr(command, "default_config", lambda size, image_size: SMALL)
+    monkeypatch.setattr("kgprune.vqa.training.default_config", lambda size, image_size: SMALL)
 
 
 def _args(bench: Bench, out: Path, *extra: str) -> list[str]:

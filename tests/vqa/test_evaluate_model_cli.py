@@ -43,7 +43,7 @@ def test_an_hf_model_folder_is_scored_with_accuracy_and_hallucination(
     report = json.loads(result.stdout)
     assert report["family"] == "vilt" and report["split"] == "test"
     assert report["n"] == len(load_synthetic_split(data, "test"))
-    assert 0.0 <= report["accuracy"] <= 100.0 and 0.0 <= report["hallucination_rate"] <= 100.0
+    assert 0.0 <= report["accuracy"] <= 100.0 and 0.0 <= report["hallucination"] <= 100.0
     assert 0.0 <= report["majority_accuracy"] <= 100.0
 
 

@@ -54,7 +54,7 @@ def _llava() -> type[HfFamily]:
 FAMILIES: dict[str, Callable[[], type[HfFamily]]] = {"vilt": _vilt, "blip": _blip, "llava": _llava}
 """model_type -> adapter class; the keys are also the family names of `save_tiny_model`."""
 
-_ARCHITECTURES = {"ViltForQuestionAnswering": "vilt", "BlipForQuestionAnswering": "blip",
+ARCHITECTURES = {"ViltForQuestionAnswering": "vilt", "BlipForQuestionAnswering": "blip",
                   "LlavaForConditionalGeneration": "llava"}
 
 DEFAULT_ANSWERS = ("yes", "no", "2", "red", "dog", "cat", "pizza", "hot dog")
@@ -87,12 +87,12 @@ def detect_family(path: str | Path) -> str:
     architectures = config.get("architectures") or []
     architectures = architectures if isinstance(architectures, list) else []
     for name in architectures:
-        if name in _ARCHITECTURES:
-            return _ARCHITECTURES[name]
+        if name in ARCHITECTURES:
+            return ARCHITECTURES[name]
     if model_type in FAMILIES and not architectures:
         return str(model_type)
     raise ConfigError(Errors.K423.format(path=path, model_type=model_type, architectures=architectures,
-                                         supported=", ".join(sorted(_ARCHITECTURES))))
+                                         supported=", ".join(sorted(ARCHITECTURES))))
 
 
 def load_hf_adapter(path: str | Path) -> HfAdapter:
