@@ -20,11 +20,11 @@ from typing import Any
 
 from kgprune.atomic import write_atomic
 from kgprune.kg import bundled
-from kgprune.kg.retrieval import FactRetriever
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.linking.encoder import encoder_by_name
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.agreement import target_agreement
 from kgprune.vqa.benchmark_run import DEFAULT_IMAGES, default_benchmark
 from kgprune.vqa.training import (

@@ -33,11 +33,11 @@ import linking  # noqa: E402
 from kgprune.kg import bundled  # noqa: E402
 from kgprune.kg.backends.ladybug import LadybugStore  # noqa: E402
 from kgprune.kg.ingest import load_conceptnet  # noqa: E402
-from kgprune.kg.retrieval import FactRetriever, RetrievalQuery  # noqa: E402
-from kgprune.kg.retrieval_cache import RetrievalCache  # noqa: E402
 from kgprune.linking.encoder import HashingEncoder  # noqa: E402
 from kgprune.linking.linker import Linker  # noqa: E402
-from kgprune.linking.relation_detector import RelationDetector  # noqa: E402
+from kgprune.retrieval.cache import RetrievalCache  # noqa: E402
+from kgprune.retrieval.facts import FactRetriever, RetrievalQuery  # noqa: E402
+from kgprune.retrieval.relation_detector import RelationDetector  # noqa: E402
 
 QUESTIONS = ("What is this used for?", "Where would you usually find this?",
              "What is this made of?", "What kind of thing is this?", "What can this do?")

@@ -36,13 +36,13 @@ import torch
 from torch import nn
 
 from kgprune.atomic import write_atomic
-from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
 from kgprune.pruning.importance import ScoringBatch, criterion_by_name
 from kgprune.pruning.measure import measure_callable, synthetic_inputs
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.planner import PlanConfig, build_plan
 from kgprune.pruning.surgery import apply_plan
 from kgprune.pruning.units import discover_units
+from kgprune.retrieval.facts import AnswerCandidate, KnowledgeContext
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter
 from kgprune.vqa.knowledge_loss import knowledge_targets, task_targets
 from kgprune.vqa.training import default_config

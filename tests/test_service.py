@@ -26,13 +26,13 @@ from kgprune.errors import BackendUnavailableError, ConfigError, Errors
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.records import Concept, Fact
-from kgprune.kg.retrieval import FactRetriever
-from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphBatch
 from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.cache import RetrievalCache
+from kgprune.retrieval.facts import FactRetriever
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.service import DEFAULT_MAX_CONNECTIONS, RetrievalServer, create_server
 
 HOT_DOG = "What is the hot dog on the plate made of?"

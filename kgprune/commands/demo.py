@@ -24,13 +24,13 @@ from kgprune.experiments.run_dir import default_run_dir
 from kgprune.experiments.runner import run_study
 from kgprune.experiments.spec import QUICK_SETTINGS, Settings, SweepSpec
 from kgprune.kg import bundled
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.kg.store import GraphStore, default_store_url, open_store, redact_url
 from kgprune.kg.uri import concept_uri
 from kgprune.linking.encoder import ENCODER_NAMES, encoder_by_name
 from kgprune.linking.index import ConceptIndex, default_index_dir
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever, KnowledgeContext, RetrievalQuery
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.benchmark_run import (
     DEFAULT_IMAGES,
     default_benchmark,

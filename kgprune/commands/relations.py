@@ -14,10 +14,10 @@ from rich.table import Table
 from kgprune.commands.common import JsonOpt, StoreOpt, err, out, print_json, status
 from kgprune.experiments.relations import relation_importance
 from kgprune.kg import bundled
-from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.saved import is_pruned_dir, read_manifest
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.benchmark_run import default_benchmark, load_model, retrieve_contexts
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.layouts import open_benchmark

@@ -16,7 +16,6 @@ import typer
 
 from kgprune.commands.common import StoreOpt, err, out
 from kgprune.commands.link import IndexOpt
-from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
 from kgprune.kg.store import GraphStore, open_store
 from kgprune.linking.encoder import (
     ENCODER_NAMES,
@@ -26,7 +25,8 @@ from kgprune.linking.encoder import (
 )
 from kgprune.linking.index import ConceptIndex, default_index_dir, index_exists, read_manifest
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.cache import RetrievalCache, default_cache_path
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.service import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,

@@ -9,12 +9,12 @@ import typer
 from rich.table import Table
 
 from kgprune.commands.common import JsonOpt, out, print_json, status
-from kgprune.kg.retrieval import FactRetriever, RetrievalQuery
 from kgprune.kg.store import open_store
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.index import ConceptIndex
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever, RetrievalQuery
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.datasets import VqaSample, load_okvqa, load_predictions
 from kgprune.vqa.hallucination import HallucinationReport, hallucination_rate
 from kgprune.vqa.metrics import EvalReport, evaluate

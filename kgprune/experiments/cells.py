@@ -34,7 +34,6 @@ from kgprune.experiments.records import CellResult
 from kgprune.experiments.spec import FULL, Cell, Settings, StudySpec
 from kgprune.kg import bundled
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
-from kgprune.kg.retrieval import FactEmbeddings, KnowledgeContext
 from kgprune.kg.store import default_store_url, open_store
 from kgprune.linking.encoder import encoder_by_name
 from kgprune.pruning.data import PruningData
@@ -46,6 +45,7 @@ from kgprune.pruning.quantize import quantize_int8
 from kgprune.pruning.schedule import PruneConfig, prune
 from kgprune.pruning.speedup import paired_latency
 from kgprune.pruning.units import discover_units
+from kgprune.retrieval.facts import FactEmbeddings, KnowledgeContext
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.benchmark_run import (
     default_benchmark,

@@ -19,11 +19,11 @@ import torch
 
 from kgprune.atomic import write_atomic
 from kgprune.kg.relations import ALL_RELATIONS
-from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.importance import criterion_by_name
 from kgprune.pruning.plan import PruningPlan
 from kgprune.pruning.units import discover_units
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.training import sample_id

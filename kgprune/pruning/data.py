@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.pruning.importance import ScoringBatch
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.adapters.base import AnswerTargets, ModelAdapter
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.knowledge_loss import knowledge_targets, task_targets

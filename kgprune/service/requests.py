@@ -13,12 +13,12 @@ from kgprune.errors import (
 )
 from kgprune.kg.coverage import CoverageView, Strategy
 from kgprune.kg.records import SOURCE_CONCEPTNET, SOURCE_VISUAL_GENOME
-from kgprune.kg.retrieval import RetrievalConfig, RetrievalQuery
 from kgprune.linking.image import (
     DEFAULT_MIN_SCORE,
     detection_objects,
     scene_objects,
 )
+from kgprune.retrieval.facts import RetrievalConfig, RetrievalQuery
 
 MAX_BATCH = 256
 MAX_QUESTION_CHARS = 2_000

@@ -27,8 +27,6 @@ from kgprune.errors import (
     KgpruneError,
 )
 from kgprune.kg.coverage import CoverageView
-from kgprune.kg.retrieval import FactRetriever, RetrievalConfig
-from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphStats, GraphStore
 from kgprune.linking.image import (
     ImageObject,
@@ -37,7 +35,9 @@ from kgprune.linking.image import (
     link_objects,
 )
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.cache import RetrievalCache
+from kgprune.retrieval.facts import FactRetriever, RetrievalConfig
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.service.connections import DRAIN_S, DeadlineReader, Refuser
 from kgprune.service.requests import (
     ENDPOINTS,

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.knowledge_loss import knowledge_targets
 from kgprune.vqa.metrics import normalize_answer, vqa_accuracy

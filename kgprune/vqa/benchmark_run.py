@@ -15,12 +15,12 @@ import torch
 from PIL import Image
 
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
-from kgprune.kg.retrieval import FactEmbeddings, FactRetriever, KnowledgeContext
-from kgprune.kg.retrieval_cache import RetrievalCache, default_cache_path
 from kgprune.kg.store import GraphStore, data_home
 from kgprune.linking.encoder import encoder_by_name
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.cache import RetrievalCache, default_cache_path
+from kgprune.retrieval.facts import FactEmbeddings, FactRetriever, KnowledgeContext
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.adapters.hf_loading import load_hf_adapter
 from kgprune.vqa.datasets import VqaSample

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kgprune.errors import ConfigError, Errors
-from kgprune.kg.retrieval import KnowledgeContext
 from kgprune.kg.store import GraphStore
 from kgprune.kg.uri import concept_uri
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.metrics import score_answer
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kgprune.kg.retrieval import KnowledgeContext
+from kgprune.retrieval.facts import KnowledgeContext
 from kgprune.vqa.adapters.base import AnswerTargets, ModelAdapter, ModelInputs
 from kgprune.vqa.metrics import normalize_answer
 

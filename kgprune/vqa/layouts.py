@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from kgprune.errors import Errors, InputFormatError
 from kgprune.kg.loaders.json_stream import JsonArrayReader
 from kgprune.kg.loaders.visual_genome import object_names
-from kgprune.kg.retrieval import RetrievalQuery
+from kgprune.retrieval.facts import RetrievalQuery
 from kgprune.vqa.datasets import (
     VqaDataset,
     VqaSample,

@@ -27,9 +27,9 @@ from safetensors.torch import load_file, save_file
 from kgprune.atomic import atomic_path, write_atomic
 from kgprune.checksum import file_sha256
 from kgprune.errors import ConfigError, Errors, InputFormatError
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.linking import grounding
 from kgprune.linking.grounding import PlacedObject
+from kgprune.retrieval.facts import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.vqa.adapters.kgvqa import (
     KgVqaAdapter,
     KgVqaConfig,

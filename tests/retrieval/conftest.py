@@ -5,7 +5,7 @@ import pytest
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.relation_detector import RelationDetector
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgprune.linking.relation_detector import Direction, RelationDetector
+from kgprune.retrieval.relation_detector import Direction, RelationDetector
 
 
 @pytest.mark.parametrize(

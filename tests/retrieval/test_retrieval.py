@@ -13,18 +13,18 @@ from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.coverage import CoverageView, Strategy
 from kgprune.kg.records import Concept, Fact, assertion_uri
-from kgprune.kg.retrieval import (
+from kgprune.kg.store import GraphBatch
+from kgprune.linking.encoder import HashingEncoder
+from kgprune.linking.linker import Linker
+from kgprune.retrieval.cache import RetrievalCache
+from kgprune.retrieval.facts import (
     FactEmbeddings,
     FactRetriever,
     KnowledgeContext,
     RetrievalConfig,
     RetrievalQuery,
 )
-from kgprune.kg.retrieval_cache import RetrievalCache
-from kgprune.kg.store import GraphBatch
-from kgprune.linking.encoder import HashingEncoder
-from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.relation_detector import RelationDetector
 
 
 def _answers(ctx: KnowledgeContext) -> set[str]:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from kgprune.kg.backends.ladybug import LadybugStore
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever, KnowledgeContext
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, KgVqaConfig, build_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.synthetic import generate_benchmark

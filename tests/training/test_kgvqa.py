@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from kgprune.errors import ConfigError
-from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
+from kgprune.retrieval.facts import AnswerCandidate, KnowledgeContext
 from kgprune.vqa.adapters.base import ModelAdapter
 from kgprune.vqa.adapters.kgvqa import (
     SPECIAL_TOKENS,

@@ -13,10 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from kgprune.kg.backends.ladybug import LadybugStore
-from kgprune.kg.retrieval import FactRetriever
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.adapters.kgvqa import KgVqaAdapter, build_vocabulary, build_word_vocabulary
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.metrics import normalize_answer, vqa_accuracy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
+from kgprune.retrieval.facts import AnswerCandidate, KnowledgeContext
 from kgprune.vqa.agreement import ALL, target_agreement
 from kgprune.vqa.datasets import VqaSample
 

@@ -6,10 +6,10 @@ import pytest
 
 from kgprune.errors import ConfigError
 from kgprune.kg.backends.ladybug import LadybugStore
-from kgprune.kg.retrieval import FactRetriever, KnowledgeContext, RetrievalQuery
 from kgprune.linking.encoder import HashingEncoder
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import RelationDetector
+from kgprune.retrieval.facts import FactRetriever, KnowledgeContext, RetrievalQuery
+from kgprune.retrieval.relation_detector import RelationDetector
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.hallucination import hallucination_rate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgprune.kg.retrieval import AnswerCandidate, KnowledgeContext
+from kgprune.retrieval.facts import AnswerCandidate, KnowledgeContext
 from kgprune.vqa.knowledge_loss import knowledge_targets, task_targets
 
 

@@ -25,10 +25,10 @@ import numpy as np
 from kgprune.errors import Errors, InputFormatError
 from kgprune.kg.loaders.conceptnet import (
     MAX_REPORTED_BAD_LINES,
-    ProgressFn,
     BadLine,
-    parse_line,
+    ProgressFn,
     check_input_file,
+    parse_line,
 )
 from kgprune.kg.records import SOURCE_CONCEPTNET, Concept, Fact, LoadReport
 from kgprune.kg.relations import ALL_RELATIONS

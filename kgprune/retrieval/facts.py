@@ -22,12 +22,12 @@ from kgprune.errors import ConfigError, Errors
 from kgprune.kg.coverage import FULL_VIEW, CoverageView
 from kgprune.kg.records import Fact
 from kgprune.kg.relations import is_symmetric
-from kgprune.kg.retrieval_cache import RetrievalCache
 from kgprune.kg.store import GraphStore
 from kgprune.linking.encoder import EntityEncoder
 from kgprune.linking.image import ImageObject, link_objects
 from kgprune.linking.linker import Linker
-from kgprune.linking.relation_detector import Direction, RelationDetector, RelationGuess
+from kgprune.retrieval.cache import RetrievalCache
+from kgprune.retrieval.relation_detector import Direction, RelationDetector, RelationGuess
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
