@@ -93,4 +93,4 @@ def test_evaluate_and_cli_stem_v11_predictions(tmp_path: Path) -> None:
                                       "--annotations", str(ann), "--predictions", str(preds),
                                       "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["overall"] == 100.0
+    assert json.loads(result.stdout)["accuracy"] == 100.0
