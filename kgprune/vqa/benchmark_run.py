@@ -47,7 +47,10 @@ from kgprune.vqa.training import (
 DEFAULT_IMAGES = 8000
 """Enough for >= 2,000 test questions and for the model to learn every object's answers."""
 DEFAULT_IMAGE_SIZE = 48
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = 4
+DEFAULT_CURRICULUM_EPOCHS = 2
+"""Epochs on the perception questions alone before the knowledge questions join: naming the
+referred object is learned first, and the knowledge questions then only map it to answers."""
 
 
 def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,
@@ -100,12 +103,14 @@ def _cache_name(data_dir: Path) -> str:
 
 
 def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed: int = 0,
-                  epochs: int = DEFAULT_EPOCHS, lam: float = 0.5, lr: float = 2e-3,
+                  epochs: int = DEFAULT_EPOCHS, curriculum_epochs: int = DEFAULT_CURRICULUM_EPOCHS,
+                  lam: float = 0.5, lr: float = 2e-3,
                   on_progress: ProgressFn | None = None) -> Path:
     """The built-in model trained on `data_dir` with L_task + λ·L_knowledge, cached in the data
     home per (architecture, benchmark, size, epochs, λ, seed) and resumed if a run was
     interrupted. Its answer vocabulary is the training split's answers (and, on a synthetic
-    benchmark, the object names its perception questions teach: `with_perception`)."""
+    benchmark, the object names its perception questions teach: `with_perception`), which are
+    trained on alone for the first `curriculum_epochs`."""
     benchmark = open_benchmark(data_dir)
     train_samples = benchmark.split("train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
@@ -113,10 +118,13 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
     adapter = new_model(size, benchmark.image_size, samples, seed=seed)
     architecture = hashlib.sha256(json.dumps(adapter.config.to_dict(), sort_keys=True)
                                   .encode()).hexdigest()[:8]
+    perception = samples[len(train_samples):]
+    curriculum = f"-c{curriculum_epochs}" if perception and curriculum_epochs else ""
     checkpoint = (data_home() / "models" / f"kgvqa-{size}-{architecture}-{_cache_name(data_dir)}"
-                                           f"-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+                                           f"{curriculum}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
     train(adapter, samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
-          epochs=epochs, lr=lr, seed=seed, on_progress=on_progress)
+          epochs=epochs, lr=lr, seed=seed, curriculum=perception,
+          curriculum_epochs=curriculum_epochs if perception else 0, on_progress=on_progress)
     return checkpoint
 
 

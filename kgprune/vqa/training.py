@@ -259,6 +259,50 @@ def _check_same_run(directory: Path, state: dict[str, Any], adapter: KgVqaAdapte
                                                  requested=requested.get(key)))
 
 
+@dataclass(frozen=True, slots=True)
+class _Phase:
+    """Epochs over some rows of the training inputs, starting at a global step and epoch."""
+
+    rows: torch.Tensor
+    epochs: int
+    per_epoch: int
+    start: int
+    first_epoch: int
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.per_epoch
+
+
+def _phases(samples: Sequence[VqaSample], curriculum: Sequence[VqaSample], curriculum_epochs: int,
+            epochs: int, batch_size: int) -> list[_Phase]:
+    row_of = {sample_id(s): i for i, s in enumerate(samples)}
+    strays = [sample_id(s) for s in curriculum if sample_id(s) not in row_of]
+    if strays:
+        raise ConfigError(Errors.K410.format(count=len(strays), first=strays[0]))
+    plan = [(torch.tensor([row_of[sample_id(s)] for s in curriculum], dtype=torch.long),
+             curriculum_epochs), (torch.arange(len(samples)), epochs)]
+    phases: list[_Phase] = []
+    start = first_epoch = 0
+    for rows, count in plan:
+        if count and len(rows):
+            phase = _Phase(rows, count, math.ceil(len(rows) / batch_size), start, first_epoch)
+            phases.append(phase)
+            start, first_epoch = start + phase.steps, first_epoch + count
+    return phases
+
+
+def _locate(phases: Sequence[_Phase], step: int) -> tuple[_Phase, int, int]:
+    """The phase a global step lies in, its global epoch and its batch within that epoch."""
+    phase = next(p for p in phases if step < p.start + p.steps)
+    epoch, position = divmod(step - phase.start, phase.per_epoch)
+    return phase, phase.first_epoch + epoch, position
+
+
+def _epochs_done(phases: Sequence[_Phase], step: int) -> int:
+    return sum(min(p.epochs, max(0, step - p.start) // p.per_epoch) for p in phases)
+
+
 def train(
     adapter: KgVqaAdapter,
     train_samples: Sequence[VqaSample],
@@ -274,12 +318,16 @@ def train(
     weight_decay: float = 0.01,
     seed: int = 0,
     checkpoint_every: int = 50,
+    curriculum: Sequence[VqaSample] = (),
+    curriculum_epochs: int = 0,
     on_progress: ProgressFn | None = None,
 ) -> TrainReport:
     """Train, resuming from `checkpoint_dir` when it holds a checkpoint of the same run.
 
-    The schedule spans `epochs`; `max_steps` stops the run early at that global step (a budget:
-    calling again without it resumes where this one stopped).
+    `curriculum` (some of `train_samples`) is trained on alone for `curriculum_epochs` first, then
+    `epochs` over all; the learning-rate schedule restarts with each phase. `max_steps` stops the
+    run early at that global step (a budget: calling again without it resumes where this one
+    stopped).
     """
     if not train_samples:
         raise InputFormatError(Errors.K406.format(path=checkpoint_dir))
@@ -288,11 +336,13 @@ def train(
         raise ConfigError(Errors.K409.format(samples=len(train_samples), missing=len(missing),
                                              first=missing[0]))
     checkpoint_dir = Path(checkpoint_dir)
-    per_epoch = math.ceil(len(train_samples) / batch_size)
-    total = epochs * per_epoch
+    phases = _phases(train_samples, curriculum, curriculum_epochs, epochs, batch_size)
+    total = sum(p.steps for p in phases)
     stop = total if max_steps is None else min(total, max_steps)
     run = {"lam": lam, "epochs": epochs, "batch_size": batch_size, "lr": lr,
            "weight_decay": weight_decay, "seed": seed, "train_samples": len(train_samples)}
+    if curriculum_epochs:
+        run |= {"curriculum": len(curriculum), "curriculum_epochs": curriculum_epochs}
     # The fused kernel: on CPU it steps ~3x faster, most of it on the text embedding table.
     optimizer = torch.optim.AdamW(adapter.model.parameters(), lr=lr, weight_decay=weight_decay,
                                   fused=True)
@@ -311,12 +361,12 @@ def train(
     losses: list[float] = []
     adapter.model.train()
     while step < stop:
-        epoch, position = divmod(step, per_epoch)
-        order = torch.randperm(len(train_samples),
-                               generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+        phase, epoch, position = _locate(phases, step)
+        order = phase.rows[torch.randperm(len(phase.rows), generator=torch.Generator().manual_seed(
+            seed * 100_003 + epoch))]
         batch = order[position * batch_size:(position + 1) * batch_size]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, total, lr)
+            group["lr"] = learning_rate(step - phase.start, phase.steps, lr)
         parts = batch_losses(adapter, batch_rows(inputs, batch),
                              task=[task[i] for i in batch.tolist()],
                              knowledge=[knowledge[i] for i in batch.tolist()], lam=lam)
@@ -325,14 +375,14 @@ def train(
         optimizer.step()
         losses.append(parts.total.item())
         step += 1
-        if step % checkpoint_every == 0 or step % per_epoch == 0 or step == stop:
-            save_checkpoint(checkpoint_dir, adapter, optimizer, step=step,
-                            epoch=step // per_epoch, run=run)
+        done = _epochs_done(phases, step)
+        if step % checkpoint_every == 0 or done != _epochs_done(phases, step - 1) or step == stop:
+            save_checkpoint(checkpoint_dir, adapter, optimizer, step=step, epoch=done, run=run)
         if on_progress is not None:
             on_progress(step, stop)
     adapter.model.eval()
     val = accuracy(adapter, val_samples) if val_samples else None
-    return TrainReport(steps=step, epochs=step // per_epoch, resumed_from=resumed_from,
+    return TrainReport(steps=step, epochs=_epochs_done(phases, step), resumed_from=resumed_from,
                        train_loss=sum(losses) / len(losses) if losses else float("nan"),
                        val_accuracy=val, checkpoint_dir=checkpoint_dir)
 
@@ -340,12 +390,16 @@ def train(
 def default_config(size: str, image_size: int) -> KgVqaConfig:
     """The architecture `kgprune train` uses: patches of a sixth of the side (8 px at 48 px),
     4-16 px; 8 heads of 16 dimensions, so one head is a small share of what pruning can remove;
-    tiny reads whole words of its training questions, so its parameters sit in heads and neurons."""
+    tiny reads whole words of its training questions, so its parameters sit in heads and neurons.
+    One fusion block, image first, read out over all question tokens, with patch coordinates:
+    the design that learned to pick the referred object among several (a second fusion block
+    stalled at chance in the same budget; see `KgVqaConfig.cross_first`)."""
     patch = max(4, min(16, image_size // 6))
     while image_size % patch:
         patch -= 1
     return KgVqaConfig(size=size, image_size=image_size, patch_size=patch, num_heads=8,
-                       mlp_dim=512, vocabulary="words" if size == "tiny" else "minilm")
+                       mlp_dim=512, vocabulary="words" if size == "tiny" else "minilm",
+                       fusion_layers=1, coordinates=True, cross_first=True, readout="mean")
 
 
 def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,
@@ -362,9 +416,10 @@ def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,
 def with_perception(data_dir: Path, samples: Sequence[VqaSample],
                     contexts: Mapping[str, KnowledgeContext],
                     kg_version: str) -> tuple[list[VqaSample], dict[str, KnowledgeContext]]:
-    """Training samples plus a synthetic benchmark's perception questions (`pretrain`), which
-    teach the model to recognise the objects whose knowledge the other questions ask for. They
-    get empty contexts: a name is seen, not known, so they add nothing to L_knowledge."""
+    """Training samples plus, after them, a synthetic benchmark's perception questions
+    (`pretrain`), which teach the model to recognise the objects whose knowledge the other
+    questions ask for. They get empty contexts: a name is seen, not known, so they add nothing to
+    L_knowledge."""
     perception = (load_synthetic_split(data_dir, PRETRAIN)
                   if (Path(data_dir) / questions_name(PRETRAIN)).is_file() else [])
     empty = {sample_id(s): KnowledgeContext(sample_id(s), (), (), (), (), (), kg_version)

@@ -100,3 +100,29 @@ def test_damaged_checkpoint_is_a_clear_error(trained: Trained, tmp_path: Path,
 def test_missing_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="K400"):
         load_trained(tmp_path)
+
+
+def test_a_curriculum_trains_its_samples_first_and_resumes_across_the_phase_change(
+        small_bench: Bench, tmp_path: Path) -> None:
+    first = small_bench.train[: len(small_bench.train) // 2]
+    curriculum = {"curriculum": first, "curriculum_epochs": 1}
+    full, report = _train(small_bench, tmp_path / "full", **curriculum)
+    per_phase = (-(-len(first) // 8), -(-len(small_bench.train) // 8))
+    assert report.steps == per_phase[0] + 2 * per_phase[1] and report.epochs == 3
+    _, plain = _train(small_bench, tmp_path / "plain")
+    assert plain.steps == 2 * per_phase[1]
+    _, cut = _train(small_bench, tmp_path / "cut", max_steps=per_phase[0] + 1, **curriculum)
+    assert cut.epochs == 1
+    resumed, again = _train(small_bench, tmp_path / "cut", **curriculum)
+    assert again.resumed_from == per_phase[0] + 1 and again.steps == report.steps
+    expected = full.model.state_dict()
+    for name, tensor in resumed.model.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+    with pytest.raises(ConfigError, match=r"K405.*curriculum"):
+        _train(small_bench, tmp_path / "full")
+
+
+def test_a_curriculum_must_come_from_the_training_samples(small_bench: Bench,
+                                                          tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"K410.*2 curriculum samples"):
+        _train(small_bench, tmp_path / "ckpt", curriculum=small_bench.val[:2], curriculum_epochs=1)

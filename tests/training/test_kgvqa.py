@@ -38,8 +38,12 @@ def _inputs(adapter: KgVqaAdapter, n: int = 3) -> dict[str, torch.Tensor]:
     return adapter.prepare(images, QUESTIONS[:n])
 
 
-def test_questions_pad_to_the_longest_without_changing_answers(adapter: KgVqaAdapter) -> None:
-    """Padding is masked: a question's logits do not depend on its batch-mates' lengths."""
+@pytest.mark.parametrize("design", [{}, {"cross_first": True, "readout": "mean"}],
+                         ids=["self-first-cls", "cross-first-mean"])
+def test_questions_pad_to_the_longest_without_changing_answers(design: dict[str, object]) -> None:
+    """Padding is masked: a question's logits do not depend on its batch-mates' lengths (the
+    mean readout averages over the question's own tokens only)."""
+    adapter = KgVqaAdapter.build(replace(SMALL, **design), ANSWERS, seed=0)
     image = Image.new("RGB", (16, 16), (200, 30, 30))
     alone = adapter.prepare([image], [QUESTIONS[0]])
     padded = adapter.prepare([image, image], [QUESTIONS[0], "why " * 40])
@@ -113,6 +117,8 @@ def test_vocabulary_and_config_checks() -> None:
         KgVqaConfig(size="huge")
     with pytest.raises(ConfigError, match="K404"):
         KgVqaConfig(image_size=30, patch_size=8)
+    with pytest.raises(ConfigError, match="K433"):
+        KgVqaConfig(readout="max")
 
 
 def test_base_size_is_pretrained_minilm() -> None:

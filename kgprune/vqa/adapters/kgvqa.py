@@ -42,6 +42,7 @@ from kgprune.vqa.metrics import normalize_answer
 UNK = "[UNK]"
 SIZES: tuple[str, ...] = ("tiny", "base")
 VOCABULARIES: tuple[str, ...] = ("words", "minilm")
+READOUTS: tuple[str, ...] = ("cls", "mean")
 """`words`: whole words of the training questions; `minilm`: MiniLM's 30,522 word pieces."""
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", UNK, "[CLS]", "[SEP]")
 LAYER_SCALE = 0.1
@@ -70,6 +71,14 @@ class KgVqaConfig:
     """Add each patch's (x, y, x², y²) through a linear map to its token: "the object on the left"
     becomes an attention score linear in x, which a softmax over the patches turns into "the
     leftmost object". Without it, where a patch lies is only a learned embedding per patch."""
+    cross_first: bool = False
+    """Fusion in LXMERT's order: each question token looks at the image before the tokens talk.
+    Self-attention first blends "left" into every token before any of them chooses a patch; the
+    model then never learned which of several objects a question meant (measured: naming accuracy
+    on 2- and 3-object images stayed at chance, 46 / 29, while 1-object images reached 97)."""
+    readout: str = "cls"
+    """`cls`: classify the first token; `mean`: the mean over the question's tokens, so the token
+    that chose the object (`left`) reaches the answer without first passing through [CLS]."""
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -82,6 +91,8 @@ class KgVqaConfig:
             raise ConfigError(Errors.K404.format(config=asdict(self)))
         if self.colour_features < 1:
             raise ConfigError(Errors.K430.format(value=self.colour_features))
+        if self.readout not in READOUTS:
+            raise ConfigError(Errors.K433.format(readout=self.readout, known=", ".join(READOUTS)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,10 +159,12 @@ class VisionBlock(nn.Module):
 
 
 class FusionBlock(nn.Module):
-    """Question tokens attend to each other, then to the image patches."""
+    """Question tokens attend to each other and to the image patches (`cross_first`: the image
+    first), then the feed-forward block."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_dim: int) -> None:
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, *, cross_first: bool = False) -> None:
         super().__init__()
+        self.cross_first = cross_first
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = Attention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim)
@@ -161,9 +174,12 @@ class FusionBlock(nn.Module):
 
     def forward(self, text: torch.Tensor, text_mask: torch.Tensor,
                 image: torch.Tensor) -> torch.Tensor:
+        if self.cross_first:
+            text = text + self.cross_attn(self.norm2(text), image)
         h = self.norm1(text)
         text = text + self.self_attn(h, h, text_mask)
-        text = text + self.cross_attn(self.norm2(text), image)
+        if not self.cross_first:
+            text = text + self.cross_attn(self.norm2(text), image)
         return text + self.mlp(self.norm3(text))
 
 
@@ -287,7 +303,8 @@ class KgVqa(nn.Module):
         self.vision = VisionEncoder(config)
         self.text = text_encoder(config, vocab_size, pretrained=pretrained)
         self.text_proj = nn.Linear(self.text.config.hidden_size, config.dim)
-        self.fusion = nn.ModuleList(FusionBlock(config.dim, config.num_heads, config.mlp_dim)
+        self.fusion = nn.ModuleList(FusionBlock(config.dim, config.num_heads, config.mlp_dim,
+                                                cross_first=config.cross_first)
                                     for _ in range(config.fusion_layers))
         self.norm = nn.LayerNorm(config.dim)
         self.classifier = nn.Linear(config.dim, num_answers)
@@ -299,6 +316,9 @@ class KgVqa(nn.Module):
                                         attention_mask=attention_mask).last_hidden_state)
         for block in self.fusion:
             text = block(text, attention_mask, image)
+        if self.config.readout == "mean":
+            weights = attention_mask[..., None].to(text.dtype)
+            return self.classifier(self.norm((text * weights).sum(1) / weights.sum(1)))
         return self.classifier(self.norm(text[:, 0]))
 
 
