@@ -27,13 +27,19 @@ from kgprune.kg import bundled
 from kgprune.kg.store import GraphStore, default_store_url, open_store
 from kgprune.linking.encoder import ENCODER_NAMES
 from kgprune.vqa.adapters.kgvqa import SIZES
-from kgprune.vqa.benchmark_run import default_benchmark, retrieve_contexts
+from kgprune.vqa.benchmark_run import (
+    DEFAULT_CURRICULUM_EPOCHS,
+    DEFAULT_EPOCHS,
+    default_benchmark,
+    retrieve_contexts,
+)
 from kgprune.vqa.layouts import open_benchmark
 from kgprune.vqa.training import (
     has_checkpoint,
     majority_accuracy,
     new_model,
     train,
+    with_perception,
 )
 
 
@@ -59,7 +65,10 @@ def train_cmd(
         "--data", help="A `kgprune vqa make-synthetic`, OK-VQA or FVQA folder (default: one "
         "generated in the data home).")] = None,
     size: Annotated[str, typer.Option(help=f"Model size: {', '.join(SIZES)}.")] = "tiny",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
+    epochs: Annotated[int, typer.Option(help="Training epochs over all questions.")] = DEFAULT_EPOCHS,
+    curriculum_epochs: Annotated[int, typer.Option(
+        "--curriculum-epochs", min=0, help="Epochs on a synthetic benchmark's perception "
+        "questions alone, before all questions.")] = DEFAULT_CURRICULUM_EPOCHS,
     lam: LambdaOpt = 0.5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights and data order.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
@@ -84,14 +93,17 @@ def train_cmd(
         val_samples = benchmark.split("val")
         with status(f"Retrieving knowledge for {len(train_samples)} questions"):
             contexts = retrieve_contexts(s, data_dir, train_samples, encoder=encoder)
-    adapter = new_model(size, benchmark.image_size, train_samples, seed=seed)
+        samples, contexts, perception = with_perception(data_dir, train_samples, contexts,
+                                                        s.version())
+    adapter = new_model(size, benchmark.image_size, samples, seed=seed)
     columns = (TextColumn("{task.description}"), BarColumn(),
                CountColumn(), TextColumn("steps"), TimeRemainingColumn())
     with live_progress(*columns) as progress:
         task = progress.add_task(f"Training kgvqa-{size}", total=None)
-        report = train(adapter, train_samples, val_samples=val_samples, contexts=contexts,
+        report = train(adapter, samples, val_samples=val_samples, contexts=contexts,
                        checkpoint_dir=out_dir, lam=lam, epochs=epochs, batch_size=batch_size,
-                       lr=lr, seed=seed,
+                       lr=lr, seed=seed, curriculum=perception,
+                       curriculum_epochs=curriculum_epochs,
                        on_progress=lambda done, total: progress.update(task, completed=done,
                                                                        total=total))
     baseline = majority_accuracy(train_samples, val_samples) if val_samples else None

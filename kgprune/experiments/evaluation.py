@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from kgprune.vqa.adapters.base import ModelAdapter
+from kgprune.vqa.adapters.base import ModelAdapter, predict_with_losses
 from kgprune.vqa.datasets import VqaSample
 from kgprune.vqa.knowledge_loss import task_targets
 from kgprune.vqa.metrics import vqa_accuracy
@@ -40,11 +40,11 @@ def evaluate(adapter: ModelAdapter, images: Sequence[Image.Image],
             inputs = adapter.prepare(list(images[start:start + batch_size]),
                                      [s.question for s in chunk])
             targets = [task_targets(s.answers) for s in chunk]
-            (losses,) = adapter.answer_losses(inputs, targets)
+            answers, losses = predict_with_losses(adapter, inputs, targets)
             present = torch.tensor([bool(t) for t in targets], device=losses.device)
             loss_sum += float(losses[present].double().sum())
             counted += int(present.sum())
-            predictions += adapter.predict(inputs)
+            predictions += answers
     accuracy = 100 * sum(vqa_accuracy(p, s.answers)
                          for p, s in zip(predictions, samples, strict=True)) / len(samples)
     return Quality(tuple(predictions), accuracy, loss_sum / counted if counted else 0.0)

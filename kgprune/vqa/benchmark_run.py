@@ -114,17 +114,17 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
     benchmark = open_benchmark(data_dir)
     train_samples = benchmark.split("train")
     contexts = retrieve_contexts(store, data_dir, train_samples)
-    samples, contexts = with_perception(data_dir, train_samples, contexts, store.version())
+    samples, contexts, perception = with_perception(data_dir, train_samples, contexts,
+                                                    store.version())
     adapter = new_model(size, benchmark.image_size, samples, seed=seed)
     architecture = hashlib.sha256(json.dumps(adapter.config.to_dict(), sort_keys=True)
                                   .encode()).hexdigest()[:8]
-    perception = samples[len(train_samples):]
     curriculum = f"-c{curriculum_epochs}" if perception and curriculum_epochs else ""
     checkpoint = (data_home() / "models" / f"kgvqa-{size}-{architecture}-{_cache_name(data_dir)}"
                                            f"{curriculum}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
     train(adapter, samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
           epochs=epochs, lr=lr, seed=seed, curriculum=perception,
-          curriculum_epochs=curriculum_epochs if perception else 0, on_progress=on_progress)
+          curriculum_epochs=curriculum_epochs, on_progress=on_progress)
     return checkpoint
 
 

@@ -341,7 +341,7 @@ def train(
     stop = total if max_steps is None else min(total, max_steps)
     run = {"lam": lam, "epochs": epochs, "batch_size": batch_size, "lr": lr,
            "weight_decay": weight_decay, "seed": seed, "train_samples": len(train_samples)}
-    if curriculum_epochs:
+    if curriculum and curriculum_epochs:
         run |= {"curriculum": len(curriculum), "curriculum_epochs": curriculum_epochs}
     # The fused kernel: on CPU it steps ~3x faster, most of it on the text embedding table.
     optimizer = torch.optim.AdamW(adapter.model.parameters(), lr=lr, weight_decay=weight_decay,
@@ -414,14 +414,14 @@ def new_model(size: str, image_size: int, train_samples: Sequence[VqaSample], *,
 
 
 def with_perception(data_dir: Path, samples: Sequence[VqaSample],
-                    contexts: Mapping[str, KnowledgeContext],
-                    kg_version: str) -> tuple[list[VqaSample], dict[str, KnowledgeContext]]:
-    """Training samples plus, after them, a synthetic benchmark's perception questions
-    (`pretrain`), which teach the model to recognise the objects whose knowledge the other
-    questions ask for. They get empty contexts: a name is seen, not known, so they add nothing to
-    L_knowledge."""
+                    contexts: Mapping[str, KnowledgeContext], kg_version: str
+                    ) -> tuple[list[VqaSample], dict[str, KnowledgeContext], list[VqaSample]]:
+    """Training samples plus a synthetic benchmark's perception questions (`pretrain`), which
+    teach the model to recognise the objects whose knowledge the other questions ask for; and the
+    perception questions alone, a curriculum for `train`. They get empty contexts: a name is
+    seen, not known, so they add nothing to L_knowledge."""
     perception = (load_synthetic_split(data_dir, PRETRAIN)
                   if (Path(data_dir) / questions_name(PRETRAIN)).is_file() else [])
     empty = {sample_id(s): KnowledgeContext(sample_id(s), (), (), (), (), (), kg_version)
              for s in perception}
-    return [*samples, *perception], {**contexts, **empty}
+    return [*samples, *perception], {**contexts, **empty}, perception

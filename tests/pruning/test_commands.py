@@ -23,19 +23,9 @@ from kgprune.pruning.importance import ImportanceScores
 from kgprune.pruning.saved import load_pruned, read_manifest
 from kgprune.pruning.units import discover_units
 from kgprune.vqa.training import load_trained
-from tests.training.conftest import Bench, make_bench, trained_checkpoint
+from tests.training.conftest import Bench
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory) -> Bench:
-    return make_bench(bundled_store, tmp_path_factory.mktemp("bench") / "synthetic", n=24)
-
-
-@pytest.fixture(scope="module")
-def trained(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_checkpoint(bench, tmp_path_factory.mktemp("model") / "kgvqa")
 
 
 def _common(bench: Bench, store: LadybugStore, model: Path) -> list[str]:

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from kgprune.cli import app
 from kgprune.errors import PruningError
-from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.pruning.data import PruningData
 from kgprune.pruning.distributed import (
     broadcast_json,
@@ -36,7 +35,7 @@ from kgprune.pruning.schedule import PruneConfig, prune
 from kgprune.pruning.units import discover_units
 from kgprune.vqa.training import load_trained
 from tests.pruning import color_task
-from tests.training.conftest import Bench, make_bench, trained_checkpoint
+from tests.training.conftest import Bench
 
 WORLD = 2
 CRITERIA = ("knowledge", "taylor", "activation")
@@ -246,16 +245,6 @@ def test_a_replica_that_does_not_fit_is_refused_naming_the_limit() -> None:
     with pytest.raises(PruningError, match=r"\[K571\].*0\.0 GiB \(weights, gradients and Adam"):
         check_fits(model, 4 * weights - 1, trainable=True)
     check_fits(model, 4 * weights, trainable=True)
-
-
-@pytest.fixture(scope="module")
-def bench(bundled_store: LadybugStore, tmp_path_factory: pytest.TempPathFactory) -> Bench:
-    return make_bench(bundled_store, tmp_path_factory.mktemp("bench") / "synthetic", n=24)
-
-
-@pytest.fixture(scope="module")
-def trained(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_checkpoint(bench, tmp_path_factory.mktemp("model") / "kgvqa")
 
 
 def test_prune_refuses_a_model_whose_fine_tuning_does_not_fit(

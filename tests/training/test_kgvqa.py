@@ -10,7 +10,7 @@ from PIL import Image
 
 from kgprune.errors import ConfigError
 from kgprune.retrieval.facts import AnswerCandidate, KnowledgeContext
-from kgprune.vqa.adapters.base import ModelAdapter
+from kgprune.vqa.adapters.base import ModelAdapter, predict_with_losses
 from kgprune.vqa.adapters.kgvqa import (
     SPECIAL_TOKENS,
     UNK,
@@ -156,3 +156,34 @@ def test_a_word_model_tokenizes_whole_words_and_reads_unknown_ones_as_unk() -> N
         KgVqaAdapter.build(config, ANSWERS, words=("what", *SPECIAL_TOKENS))
     with pytest.raises(ConfigError, match="K431"):
         KgVqaConfig(size="base", vocabulary="words")
+
+
+def test_one_pass_gives_the_answers_and_losses_of_two(adapter: KgVqaAdapter) -> None:
+    """Evaluation reads answers and cross-entropy from one forward pass; the fallback for an
+    adapter without it (a generative one) calls `predict` and `answer_losses`."""
+    inputs = _inputs(adapter)
+    targets = [{"metal": 1.0}, {}, {"eat": 0.7, "wood": 0.3}]
+    forwards = []
+    hook = adapter.model.register_forward_hook(lambda *_: forwards.append(1))
+    try:
+        with torch.no_grad():
+            answers, losses = predict_with_losses(adapter, inputs, targets)
+            assert len(forwards) == 1
+            assert answers == adapter.predict(inputs)
+            torch.testing.assert_close(losses, adapter.answer_losses(inputs, targets)[0])
+
+            class TwoPass:
+                def predict(self, inputs: dict[str, torch.Tensor]) -> list[str]:
+                    return adapter.predict(inputs)
+
+                def answer_losses(self, inputs: dict[str, torch.Tensor],
+                                  *sets: object) -> tuple[torch.Tensor, ...]:
+                    return adapter.answer_losses(inputs, *sets)
+
+            forwards.clear()
+            fallback = predict_with_losses(TwoPass(), inputs, targets)  # type: ignore[arg-type]
+            assert len(forwards) == 2 and fallback[0] == answers
+            torch.testing.assert_close(fallback[1], losses)
+    finally:
+        hook.remove()
+    assert losses[1].item() == 0.0 and "[UNK]" not in answers

@@ -31,7 +31,8 @@ from kgprune.vqa.training import (
 )
 
 IMAGES = 800
-EPOCHS = 16
+EPOCHS = 12
+CURRICULUM_EPOCHS = 4
 MARGIN = 6.0
 """Over the best question-only answer; trained beside the perception questions, as the built-in
 model is (the old colour-only model cleared it by ~10 points without them)."""
@@ -59,8 +60,8 @@ def test_tiny_model_beats_answering_from_the_question_alone(bundled_store: Ladyb
     retriever = FactRetriever(bundled_store, Linker(bundled_store),
                               RelationDetector(HashingEncoder()))
     contexts = build_contexts(retriever, synthetic_queries(tmp_path / "bench", train_samples))
-    samples, contexts = with_perception(tmp_path / "bench", train_samples, contexts,
-                                        bundled_store.version())
+    samples, contexts, perception = with_perception(tmp_path / "bench", train_samples, contexts,
+                                                    bundled_store.version())
     assert len(samples) == 2 * len(train_samples), "one perception question per object"
     config = replace(default_config("tiny", 32), patch_size=8, dim=64, mlp_dim=128,
                      max_question_tokens=16)
@@ -68,7 +69,8 @@ def test_tiny_model_beats_answering_from_the_question_alone(bundled_store: Ladyb
                                  words=build_word_vocabulary(s.question for s in samples), seed=0)
     report = train(adapter, samples, val_samples=val_samples, contexts=contexts,
                    checkpoint_dir=tmp_path / "model", epochs=EPOCHS, batch_size=32, lr=2e-3,
-                   lam=0.5, seed=0, checkpoint_every=10_000)
+                   lam=0.5, seed=0, checkpoint_every=10_000, curriculum=perception,
+                   curriculum_epochs=CURRICULUM_EPOCHS)
     bar = max(question_only_accuracy(train_samples, val_samples, lambda s: s.question),
               question_only_accuracy(train_samples, val_samples, lambda s: s.question_type))
     assert report.val_accuracy is not None

@@ -38,3 +38,15 @@ class ModelAdapter(Protocol):
 
     def predict(self, inputs: ModelInputs) -> list[str]:
         """The answer text per sample (the arg-max answer, or greedy generation)."""
+
+
+def predict_with_losses(adapter: ModelAdapter, inputs: ModelInputs,
+                        targets: Sequence[AnswerTargets]) -> tuple[list[str], torch.Tensor]:
+    """The answers and their cross-entropy against `targets`: from one forward pass where the
+    adapter offers `predict_with_losses` (a classifier's arg-max and loss read the same logits;
+    scoring a test split then costs one pass, not two), else `predict` and `answer_losses`."""
+    joint = getattr(adapter, "predict_with_losses", None)
+    if joint is not None:
+        return joint(inputs, targets)
+    (losses,) = adapter.answer_losses(inputs, targets)
+    return adapter.predict(inputs), losses

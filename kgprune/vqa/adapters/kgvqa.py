@@ -394,13 +394,26 @@ class KgVqaAdapter:
         totals = matrix.sum(dim=1, keepdim=True)
         return (matrix / totals.clamp(min=1e-12)).to(self.device)
 
+    def _losses(self, logits: torch.Tensor,
+                targets: Sequence[Sequence[AnswerTargets]]) -> tuple[torch.Tensor, ...]:
+        log_probs = F.log_softmax(logits, dim=-1)
+        return tuple(-(self.target_matrix(t) * log_probs).sum(dim=-1) for t in targets)
+
+    def _answers(self, logits: torch.Tensor) -> list[str]:
+        ranked = logits.detach().clone()
+        ranked[:, 0] = float("-inf")
+        return [self.answers[i] for i in ranked.argmax(dim=-1).tolist()]
+
     def answer_losses(self, inputs: ModelInputs,
                       *targets: Sequence[AnswerTargets]) -> tuple[torch.Tensor, ...]:
-        log_probs = F.log_softmax(self.logits(inputs), dim=-1)
-        return tuple(-(self.target_matrix(t) * log_probs).sum(dim=-1) for t in targets)
+        return self._losses(self.logits(inputs), targets)
 
     @torch.no_grad()
     def predict(self, inputs: ModelInputs) -> list[str]:
+        return self._answers(self.logits(inputs))
+
+    def predict_with_losses(self, inputs: ModelInputs, targets: Sequence[AnswerTargets]
+                            ) -> tuple[list[str], torch.Tensor]:
+        """`predict` and `answer_losses` from one forward pass (see `base.predict_with_losses`)."""
         logits = self.logits(inputs)
-        logits[:, 0] = float("-inf")
-        return [self.answers[i] for i in logits.argmax(dim=-1).tolist()]
+        return self._answers(logits), self._losses(logits, (targets,))[0]
