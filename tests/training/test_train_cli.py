@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from kgprune.cli import app
 from kgprune.errors import ConfigError
-from kgprune.vqa.training import STATE_FILE
+from kgprune.vqa.synthetic import PRETRAIN
+from kgprune.vqa.training import STATE_FILE, load_synthetic_split
 from tests.training.conftest import SMALL, Bench
 
 runner = CliRunner()
@@ -24,7 +25,8 @@ def _small_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _args(bench: Bench, out: Path, *extra: str) -> list[str]:
     return ["train", "--data", str(bench.path), "--out", str(out), "--epochs", "1",
-            "--batch-size", "16", "--encoder", "hashing", "--seed", "0", *extra]
+            "--curriculum-epochs", "1", "--batch-size", "16", "--encoder", "hashing",
+            "--seed", "0", *extra]
 
 
 def test_trains_reports_and_resumes(small_bench: Bench, tmp_path: Path) -> None:
@@ -32,7 +34,10 @@ def test_trains_reports_and_resumes(small_bench: Bench, tmp_path: Path) -> None:
     result = runner.invoke(app, _args(small_bench, out, "--json"))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["epochs"] == 1 and report["steps"] == -(-len(small_bench.train) // 16)
+    perception = len(load_synthetic_split(small_bench.path, PRETRAIN))
+    assert perception > 0
+    assert report["epochs"] == 1 + 1 and report["steps"] == (
+        -(-perception // 16) + -(-(len(small_bench.train) + perception) // 16))
     assert report["resumed_from"] == 0 and 0 <= report["val_accuracy"] <= 100
     assert (out / STATE_FILE).is_file()
     again = runner.invoke(app, _args(small_bench, out))
