@@ -46,7 +46,9 @@ DEMO_LAMBDA = 0.5
 DEMO_ROUNDS = 1
 DEMO_STEPS = 30
 DEMO_SAMPLES = 512
-DEMO_RATIOS = (0.3, 0.5, 0.7)
+DEMO_RATIOS = (0.5, 0.7)
+"""Where pruning bites (one-shot random at 50% loses most of the accuracy); 30% is in the full
+`experiment sweep`, left out here to keep the demo near its 10-minute budget."""
 DEMO_QUERIES = (
     RetrievalQuery("demo-1", "What is this used for?", ("umbrella",)),
     RetrievalQuery("demo-2", "What is the hot dog on the plate made of?"),
@@ -71,7 +73,7 @@ def _context_table(query: RetrievalQuery, ctx: KnowledgeContext) -> Table:
 
 def _sweep_spec(images: int, seeds: int, quick: bool) -> SweepSpec:
     """Table 1 on the built-in benchmark: no pruning, random, magnitude, task and knowledge at
-    30/50/70% (30% only with `quick`), one-shot and after one round of fine-tuning; each seed
+    50/70% (30% only with `quick`), one-shot and after one round of fine-tuning; each seed
     draws its own scoring samples, fine-tuning order and random scores, from the same trained
     model. `kgprune experiment sweep` runs the full grid (20% too, five seeds, 1,024 samples)."""
     settings = Settings(images=images, rounds=DEMO_ROUNDS, steps=DEMO_STEPS,

@@ -47,8 +47,10 @@ from kgprune.vqa.training import (
 DEFAULT_IMAGES = 8000
 """Enough for >= 2,000 test questions and for the model to learn every object's answers."""
 DEFAULT_IMAGE_SIZE = 48
-DEFAULT_EPOCHS = 4
+DEFAULT_EPOCHS = 3
 DEFAULT_CURRICULUM_EPOCHS = 2
+CLIP = 1.0
+"""The gradient-norm bound of the built-in model's training (part of its cache name)."""
 """Epochs on the perception questions alone before the knowledge questions join: naming the
 referred object is learned first, and the knowledge questions then only map it to answers."""
 
@@ -121,9 +123,10 @@ def train_builtin(store: GraphStore, data_dir: Path, *, size: str = "tiny", seed
                                   .encode()).hexdigest()[:8]
     curriculum = f"-c{curriculum_epochs}" if perception and curriculum_epochs else ""
     checkpoint = (data_home() / "models" / f"kgvqa-{size}-{architecture}-{_cache_name(data_dir)}"
-                                           f"{curriculum}-e{epochs}-lam{lam:g}-lr{lr:g}-s{seed}")
+                                           f"{curriculum}-e{epochs}-lam{lam:g}-lr{lr:g}-g{CLIP:g}"
+                                           f"-s{seed}")
     train(adapter, samples, contexts=contexts, checkpoint_dir=checkpoint, lam=lam,
-          epochs=epochs, lr=lr, seed=seed, curriculum=perception,
+          epochs=epochs, lr=lr, seed=seed, curriculum=perception, max_grad_norm=CLIP,
           curriculum_epochs=curriculum_epochs, on_progress=on_progress)
     return checkpoint
 

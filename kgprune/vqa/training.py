@@ -320,6 +320,7 @@ def train(
     checkpoint_every: int = 50,
     curriculum: Sequence[VqaSample] = (),
     curriculum_epochs: int = 0,
+    max_grad_norm: float = 1.0,
     on_progress: ProgressFn | None = None,
 ) -> TrainReport:
     """Train, resuming from `checkpoint_dir` when it holds a checkpoint of the same run.
@@ -327,7 +328,9 @@ def train(
     `curriculum` (some of `train_samples`) is trained on alone for `curriculum_epochs` first, then
     `epochs` over all; the learning-rate schedule restarts with each phase. `max_steps` stops the
     run early at that global step (a budget: calling again without it resumes where this one
-    stopped).
+    stopped). Gradients are clipped to `max_grad_norm` (global L2 norm), as transformers are:
+    without it a run of 2 + 3 epochs ended at 2% test accuracy where 2 + 2 and 2 + 4 reached 32%
+    and 87%.
     """
     if not train_samples:
         raise InputFormatError(Errors.K406.format(path=checkpoint_dir))
@@ -340,7 +343,8 @@ def train(
     total = sum(p.steps for p in phases)
     stop = total if max_steps is None else min(total, max_steps)
     run = {"lam": lam, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-           "weight_decay": weight_decay, "seed": seed, "train_samples": len(train_samples)}
+           "weight_decay": weight_decay, "seed": seed, "train_samples": len(train_samples),
+           "max_grad_norm": max_grad_norm}
     if curriculum and curriculum_epochs:
         run |= {"curriculum": len(curriculum), "curriculum_epochs": curriculum_epochs}
     # The fused kernel: on CPU it steps ~3x faster, most of it on the text embedding table.
@@ -372,6 +376,7 @@ def train(
                              knowledge=[knowledge[i] for i in batch.tolist()], lam=lam)
         optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
+        torch.nn.utils.clip_grad_norm_(adapter.model.parameters(), max_grad_norm)
         optimizer.step()
         losses.append(parts.total.item())
         step += 1
