@@ -311,10 +311,14 @@ class ParquetOutput:
 _PARQUET_CONCEPTS = (
     f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
 )
+# Empty values and the edge id (the assertion URI, which reads spell from the triple) are stored
+# as NULL: the store's `COPY` pays for every string it keeps, empty ones included.
 _PARQUET_FACTS = (
     f"SELECT head AS \"from\", tail AS \"to\", relation, weight, '{SOURCE_CONCEPTNET}' AS source, "
-    "dataset, edge_id, surface_text, to_json(contributors)::VARCHAR AS contributors, "
-    "'' AS predicate, cov, key FROM facts"
+    "nullif(dataset, '') AS dataset, NULL::VARCHAR AS edge_id, "
+    "nullif(surface_text, '') AS surface_text, "
+    "CASE WHEN len(contributors) > 0 THEN to_json(contributors)::VARCHAR END AS contributors, "
+    "NULL::VARCHAR AS predicate, cov, key FROM facts"
 )
 
 
