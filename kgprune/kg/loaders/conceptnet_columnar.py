@@ -35,6 +35,7 @@ from kgprune.kg.relations import ALL_RELATIONS
 from kgprune.kg.staging import merge_facts
 
 FETCH_ROWS = 50_000
+HASH_ROWS = 200_000
 # The engine's memory: a share of what is available, within bounds; the rest spills to disk.
 MEMORY_SHARE = 0.25
 MIN_MEMORY_MB, MAX_MEMORY_MB = 256, 768
@@ -46,9 +47,19 @@ _READ = (
     "strict_mode=true, compression=$compression)"
 )
 
+
+def _end(parts: str, prefix: str) -> str:
+    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
+    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
+            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
+            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
+
+
 # Pass 1, over the file: external URLs, non-concept ends and other languages are skipped here;
 # `info` rows go on to pass 2 and `python` rows to the reference parser. The tests run in the
-# reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info).
+# reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info). The
+# concept ends of `info` rows are read from the URIs split once, here.
 _CLASSIFY = f"""
 SELECT n, kind,
   CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line,
@@ -56,7 +67,9 @@ SELECT n, kind,
   CASE WHEN kind = 'info' THEN relation END AS relation,
   CASE WHEN kind = 'info' THEN start_uri END AS start_uri,
   CASE WHEN kind = 'info' THEN end_uri END AS end_uri,
-  CASE WHEN kind = 'info' THEN info END AS info
+  CASE WHEN kind = 'info' THEN info END AS info,
+  CASE WHEN kind = 'info' THEN hp END AS hp,
+  CASE WHEN kind = 'info' THEN tp END AS tp
 FROM (
   SELECT *, CASE
     WHEN NOT five THEN 'python'
@@ -76,24 +89,12 @@ FROM (
     FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ}))))
 """
 
-def _end(uri: str, prefix: str) -> str:
-    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
-    parts = f"string_split({uri}, '/')"
-    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
-            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
-            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
-            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
-
-
 # Pass 2, over the `info` rows: the JSON is parsed once for the four fields read. SQL keeps a row
 # only where DuckDB's JSON reading provably equals Python's: no `\\u` escapes (which could spell
-# a key), no trailing commas (DuckDB accepts them), no key that may occur twice (DuckDB keeps
-# the first, Python the last), a finite number as weight, strings where strings are read.
-_DUPLICABLE = ("weight", "dataset", "surfaceText", "sources")
-
-
-def _occurrences(text: str, key: str) -> str:
-    return f"((len({text}) - len(replace({text}, '\"{key}\"', ''))) // {len(key) + 2})"
+# a key), no trailing commas (DuckDB accepts them), each of the four keys spelled once in the whole
+# text and only if present (DuckDB keeps a repeated key's first value, Python its last), a finite
+# number as weight, strings where strings are read.
+_KEYS = '"(?:weight|dataset|surfaceText|sources)"'
 
 
 def _is_string(value: str) -> str:
@@ -103,8 +104,10 @@ def _is_string(value: str) -> str:
 # Sources are read in SQL when every one is an object with one non-empty string `contributor`
 # (what the reference then takes); any other shape goes to the reference parser.
 _JUDGE = f"""
-SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
-    WHEN j IS NULL OR j[1] IS NULL THEN 'python'
+SELECT n, relation, {_end('hp', 'head')}, {_end('tp', 'tail')}, CASE
+    WHEN j IS NULL OR j[1] IS NULL OR contains(info, '\\u')
+      OR regexp_matches(info, ',\\s*[\\]}}]')
+      OR len(regexp_extract_all(info, '{_KEYS}')) <> list_count(j) THEN 'python'
     WHEN NOT starts_with(j[1], '-') AND NOT (ascii(j[1]) BETWEEN 48 AND 57) THEN 'python'
     WHEN NOT isfinite(TRY_CAST(j[1] AS DOUBLE)) THEN 'python'
     WHEN j[2] IS NOT NULL AND NOT {_is_string('j[2]')} THEN 'python'
@@ -112,7 +115,7 @@ SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
     WHEN j[4] IS NULL THEN 'ok'
     WHEN NOT starts_with(j[4], '[') THEN 'python'
     WHEN len(contributor_json) <> json_array_length(j[4])
-      OR {_occurrences('j[4]', 'contributor')} <> json_array_length(j[4])
+      OR len(regexp_extract_all(j[4], '"contributor"')) <> json_array_length(j[4])
       OR NOT list_bool_and(list_transform(contributor_json,
           lambda c: {_is_string('c')} AND c <> '""')) THEN 'python'
     ELSE 'ok' END AS verdict,
@@ -124,10 +127,7 @@ SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
     THEN chr(9) || rel_uri || chr(9) || start_uri || chr(9) || end_uri || chr(9) || info END AS line
 FROM (
   SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json FROM (
-    SELECT *, CASE WHEN NOT contains(info, '\\u')
-        AND NOT regexp_matches(info, ',\\s*[\\]}}]')
-        AND {" AND ".join(_occurrences("info", k) + " <= 1" for k in _DUPLICABLE)}
-      THEN try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
+    SELECT *, try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) AS j
     FROM parsed WHERE kind = 'info'))
 """
 
@@ -168,10 +168,10 @@ def connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     })
 
 
-def hash_columns(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hash_columns(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """`stable_hash64` and `stable_unit` of every key, from one blake2b digest each."""
     blake = hashlib.blake2b
-    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys.tolist()])
+    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys])
     signed = np.frombuffer(digests, dtype=">i8").astype(np.int64)
     unit = (np.frombuffer(digests, dtype=">u8") >> np.uint64(11)).astype(np.float64) / float(1 << 53)
     return signed, unit
@@ -271,11 +271,19 @@ def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
 def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> None:
     """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit).
 
-    Both scans read the table in insertion order, so the positional join pairs each row with
-    its own hashes.
+    Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
+    keys. Both the fetch and the view read the table in insertion order, so the positional join
+    pairs each row with its own hashes.
     """
-    keys = con.execute(f"SELECT {key_column} FROM {table}_raw").fetchnumpy()[key_column]
-    signed, unit = hash_columns(keys)
+    total = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]
+    signed = np.empty(total, dtype=np.int64)
+    unit = np.empty(total, dtype=np.float64)
+    result = con.execute(f"SELECT {key_column} FROM {table}_raw")
+    done = 0
+    while rows := result.fetchmany(HASH_ROWS):
+        signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(
+            [row[0] for row in rows])
+        done += len(rows)
     con.register(f"{table}_hashes", {"key": signed, "cov": unit})
     con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
 
@@ -356,7 +364,7 @@ class ColumnarConceptNet:
                       existing_facts: Path | None, chunk_rows: int) -> ParquetOutput:
         """Write what a store lacks (keys in the `existing_*` Parquet files are left out).
 
-        Consumes the tables: their memory is the engine's again before the store copies.
+        Consumes the engine: it is closed, its memory returned, before the store copies.
         """
         concepts = _PARQUET_CONCEPTS
         if existing_concepts is not None:
@@ -366,8 +374,7 @@ class ColumnarConceptNet:
             facts += f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
         concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
         fact_files, num_facts = self._export("facts", facts, directory, chunk_rows)
-        self.con.execute("DROP VIEW facts; DROP TABLE facts_raw; DROP VIEW concepts; "
-                         "DROP TABLE concepts_raw")
+        self.con.close()
         return ParquetOutput(concept_files, fact_files, num_concepts, num_facts)
 
     def iter_concepts(self) -> Iterator[Concept]:
