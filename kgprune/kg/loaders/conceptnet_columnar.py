@@ -48,52 +48,16 @@ _READ = (
 )
 
 
-def _end(parts: str, prefix: str) -> str:
-    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
-    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
-            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
-            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
-            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
-
-
-# Pass 1, over the file: external URLs, non-concept ends and other languages are skipped here;
-# `info` rows go on to pass 2 and `python` rows to the reference parser. The tests run in the
-# reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info). The
-# concept ends of `info` rows are read from the URIs split once, here.
-_CLASSIFY = f"""
-SELECT n, kind,
-  CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line,
-  CASE WHEN kind = 'info' THEN rel_uri END AS rel_uri,
-  CASE WHEN kind = 'info' THEN relation END AS relation,
-  CASE WHEN kind = 'info' THEN start_uri END AS start_uri,
-  CASE WHEN kind = 'info' THEN end_uri END AS end_uri,
-  CASE WHEN kind = 'info' THEN info END AS info,
-  CASE WHEN kind = 'info' THEN hp END AS hp,
-  CASE WHEN kind = 'info' THEN tp END AS tp
-FROM (
-  SELECT *, CASE
-    WHEN NOT five THEN 'python'
-    WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
-    WHEN NOT list_contains($relations, relation) THEN 'python'
-    WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/')) THEN 'non_concept_end'
-    WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
-      OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
-    WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
-      THEN 'language'
-    ELSE 'info' END AS kind
-  FROM (
-    SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
-      CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
-      c[3] AS start_uri, c[4] AS end_uri,
-      string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
-    FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ}))))
-"""
-
-# Pass 2, over the `info` rows: the JSON is parsed once for the four fields read. SQL keeps a row
-# only where DuckDB's JSON reading provably equals Python's: no `\\u` escapes (which could spell
-# a key), no trailing commas (DuckDB accepts them), each of the four keys spelled once in the whole
-# text and only if present (DuckDB keeps a repeated key's first value, Python its last), a finite
-# number as weight, strings where strings are read.
+# One pass over the file. Columns first: external URLs, non-concept ends and other languages are
+# skipped (`kind`); the tests run in the reference's order (columns, ExternalURL, relation, concept
+# ends, URIs, language, info). Then, for the rows left (`info`), the JSON is parsed once for the
+# four fields read. SQL keeps a row (`ok`) only where DuckDB's JSON reading provably equals
+# Python's: no `\\u` escapes (which could spell a key), no trailing commas (DuckDB accepts them),
+# each of the four keys spelled once in the whole text and only if present (DuckDB keeps a repeated
+# key's first value, Python its last), a finite number as weight, strings where strings are read.
+# Sources are read in SQL when every one is an object with one non-empty string `contributor`
+# (what the reference then takes). Every other row is `python`: the reference parser decides it.
+# Only the fields a row's kind needs are kept, so skipped rows cost a line number and a kind.
 _KEYS = '"(?:weight|dataset|surfaceText|sources)"'
 
 
@@ -101,10 +65,29 @@ def _is_string(value: str) -> str:
     return f"starts_with({value}, '\"')"
 
 
-# Sources are read in SQL when every one is an object with one non-empty string `contributor`
-# (what the reference then takes); any other shape goes to the reference parser.
-_JUDGE = f"""
-SELECT n, relation, {_end('hp', 'head')}, {_end('tp', 'tail')}, CASE
+def _if_ok(expression: str, name: str) -> str:
+    return f"CASE WHEN kind = 'ok' THEN {expression} END AS {name}"
+
+
+_OK_FIELDS = ", ".join([
+    _if_ok("relation", "relation"),
+    *(_if_ok(sql, name) for parts, end in (("hp", "head"), ("tp", "tail")) for sql, name in (
+        (f"'/c/' || {parts}[3] || '/' || {parts}[4]", end),
+        (f"{parts}[3]", f"{end}_lang"),
+        (f"replace({parts}[4], '_', ' ')", f"{end}_name"),
+        (f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+         f"THEN {parts}[5] ELSE '' END", f"{end}_pos"))),
+    _if_ok("TRY_CAST(j[1] AS DOUBLE)", "weight"),
+    _if_ok("coalesce(j[2] ->> '$', '')", "dataset"),
+    _if_ok("coalesce(j[3] ->> '$', '')", "surface_text"),
+    _if_ok("coalesce(json_extract_string(j[4], '$[*].contributor'), [])", "contributors"),
+])
+
+_PARSE = f"""
+SELECT n, kind, CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line, {_OK_FIELDS}
+FROM (
+  SELECT *, CASE
+    WHEN kind0 <> 'info' THEN kind0
     WHEN j IS NULL OR j[1] IS NULL OR contains(info, '\\u')
       OR regexp_matches(info, ',\\s*[\\]}}]')
       OR len(regexp_extract_all(info, '{_KEYS}')) <> list_count(j) THEN 'python'
@@ -118,17 +101,30 @@ SELECT n, relation, {_end('hp', 'head')}, {_end('tp', 'tail')}, CASE
       OR len(regexp_extract_all(j[4], '"contributor"')) <> json_array_length(j[4])
       OR NOT list_bool_and(list_transform(contributor_json,
           lambda c: {_is_string('c')} AND c <> '""')) THEN 'python'
-    ELSE 'ok' END AS verdict,
-  TRY_CAST(j[1] AS DOUBLE) AS weight, coalesce(j[2] ->> '$', '') AS dataset,
-  coalesce(j[3] ->> '$', '') AS surface_text,
-  coalesce(json_extract_string(j[4], '$[*].contributor'), []) AS contributors,
-  -- For the reference parser, which never reads the first column (the assertion id).
-  CASE WHEN verdict = 'python'
-    THEN chr(9) || rel_uri || chr(9) || start_uri || chr(9) || end_uri || chr(9) || info END AS line
-FROM (
-  SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json FROM (
-    SELECT *, try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) AS j
-    FROM parsed WHERE kind = 'info'))
+    ELSE 'ok' END AS kind
+  FROM (
+    SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json
+    FROM (
+      SELECT *, CASE WHEN kind0 = 'info' THEN
+          try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
+      FROM (
+        SELECT *, CASE
+          WHEN NOT five THEN 'python'
+          WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
+          WHEN NOT list_contains($relations, relation) THEN 'python'
+          WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/'))
+            THEN 'non_concept_end'
+          WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
+            OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
+          WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
+            THEN 'language'
+          ELSE 'info' END AS kind0
+        FROM (
+          SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
+            CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
+            c[3] AS start_uri, c[4] AS end_uri,
+            string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
+          FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ})))))))
 """
 
 _EDGES = (
@@ -186,8 +182,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
         "langs": sorted(langs or ()),
     }
     try:
-        con.execute(f"CREATE TABLE parsed AS {_CLASSIFY}", params)
-        con.execute(f"CREATE TABLE judged AS {_JUDGE}")
+        con.execute(f"CREATE TABLE parsed AS {_PARSE}", params)
     except (duckdb.InvalidInputException, duckdb.IOException) as e:
         message = str(e).splitlines()[0]
         if any(word in message.lower() for word in ("gzip", "compress", "inflate")):
@@ -198,8 +193,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
 def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None,
                     report: LoadReport, skip_bad_lines: bool) -> dict[str, int]:
     """Parse the rows SQL left to the reference parser; returns the first line of each skip."""
-    rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' UNION ALL "
-                       "SELECT n, line FROM judged WHERE verdict = 'python' ORDER BY n").fetchall()
+    rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' ORDER BY n").fetchall()
     edges: list[tuple] = []
     first_seen: dict[str, int] = {}
     for n, line in rows:
@@ -228,7 +222,6 @@ def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
                    first_seen: dict[str, int]) -> None:
     """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
     report.lines_read = con.execute("SELECT coalesce(max(n), 0) FROM parsed").fetchone()[0]
-    report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
     found = con.execute(
         "SELECT kind, count(*), min(n) FROM parsed "
         "WHERE kind IN ('external_url', 'non_concept_end', 'language') GROUP BY kind").fetchall()
@@ -303,7 +296,7 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
         "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
     _add_hashes(con, "concepts", "uri")
     con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
-                "DROP TABLE dup_keys; DROP TABLE parsed; DROP TABLE judged")
+                "DROP TABLE dup_keys; DROP TABLE ok_edges")
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,10 +401,14 @@ def parse_conceptnet(
     total = path.stat().st_size
     _classify(con, path, langs)
     con.execute(_EDGES)
-    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM judged WHERE verdict = 'ok' "
-                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
     first_seen = _reference_rows(con, path, langs, report, skip_bad_lines)
     _record_counts(con, report, first_seen)
+    # The edges alone, so that later passes do not scan every line of the file again.
+    con.execute(f"CREATE TABLE ok_edges AS SELECT {_EDGE_FIELDS} FROM parsed WHERE kind = 'ok'; "
+                "DROP TABLE parsed")
+    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM ok_edges "
+                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
+    report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
     report.duplicates_merged = _merge_duplicates(con)
     _build_tables(con)
     if on_progress is not None:
