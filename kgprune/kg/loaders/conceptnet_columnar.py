@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from kgprune.kg.staging import merge_facts
 
 FETCH_ROWS = 50_000
 HASH_ROWS = 200_000
+# Rows per Parquet row group of the store's input (DuckDB's default).
+ROW_GROUP_ROWS = 122_880
 # The engine's memory: a share of what is available, within bounds; the rest spills to disk.
 MEMORY_SHARE = 0.25
 MIN_MEMORY_MB, MAX_MEMORY_MB = 256, 768
@@ -335,13 +338,34 @@ class ColumnarConceptNet:
 
     def _export(self, name: str, select: str, directory: Path,
                 chunk_rows: int) -> tuple[tuple[Path, ...], int]:
-        total = self.con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
-        if total <= chunk_rows:
-            path = directory / f"{name}-0000.parquet"
-            self.con.execute(f"COPY ({select}) TO '{_sql_path(path)}' (FORMAT parquet)")
-            return ((path,) if total else ()), total
+        """`select` as Parquet files of at most `chunk_rows` rows each."""
+        if chunk_rows >= ROW_GROUP_ROWS:
+            written = self._export_row_groups(directory / name, select, chunk_rows)
+            if written is not None:
+                return written
+        return self._export_ranges(name, select, directory, chunk_rows)
+
+    def _export_row_groups(self, folder: Path, select: str,
+                           chunk_rows: int) -> tuple[tuple[Path, ...], int] | None:
+        """One pass, whole row groups per file; None (and nothing left) if a file came out larger."""
+        self.con.execute(
+            f"COPY ({select}) TO '{_sql_path(folder)}' (FORMAT parquet, "
+            f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}, ROW_GROUPS_PER_FILE {chunk_rows // ROW_GROUP_ROWS})")
+        paths = sorted(folder.glob("*.parquet"))
+        rows = dict(self.con.execute(
+            "SELECT file_name, num_rows FROM parquet_file_metadata($paths)",
+            {"paths": [str(p) for p in paths]}).fetchall()) if paths else {}
+        if any(count > chunk_rows for count in rows.values()):
+            shutil.rmtree(folder)
+            return None
+        return tuple(p for p in paths if rows[str(p)]), sum(rows.values())
+
+    def _export_ranges(self, name: str, select: str, directory: Path,
+                       chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+        """Exactly `chunk_rows` rows a file, however small: numbered once, then cut in ranges."""
         self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
                          f"FROM ({select})")
+        total = self.con.execute("SELECT count(*) FROM export").fetchone()[0]
         paths = []
         for start in range(0, total, chunk_rows):
             path = directory / f"{name}-{len(paths):04d}.parquet"
