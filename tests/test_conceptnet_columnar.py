@@ -7,6 +7,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from kgprune.errors import InputFormatError
 from kgprune.kg import bundled
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.ingest import load_conceptnet, load_visual_genome, stage_conceptnet
+from kgprune.kg.loaders import conceptnet_columnar
 from kgprune.kg.loaders.conceptnet import parse_languages
 from kgprune.kg.loaders.conceptnet_columnar import FileNotSplittable, connect, parse_conceptnet
 from kgprune.kg.records import LoadReport
@@ -111,12 +113,40 @@ def test_cli_json_is_byte_identical(source: str, tmp_path: Path, conceptnet_csv:
     uris = _store(tmp_path, "python.lbdb", "python", conceptnet, vg)
     assert uris == _store(tmp_path, "duckdb.lbdb", "duckdb", conceptnet, vg)
     stores = [f"ladybug://{tmp_path / name}" for name in ("python.lbdb", "duckdb.lbdb")]
-    views = [[], ["--coverage", "0.5", "--seed", "3"], ["--coverage", "0.4", "--strategy", "concept"]]
+    views = [[], ["--coverage", "0.5", "--seed", "3"], ["--coverage", "0.4", "--strategy", "concept"],
+             ["--coverage", "0.5", "--strategy", "walk"]]
     for view in views:
         a, b = (_json("kg", "stats", "--store", s, "--json", *view) for s in stores)
         assert a == b
     for uri in uris[:: max(1, len(uris) // 10)]:
-        for hops in ("1", "2"):
-            a, b = (_json("kg", "neighbors", uri, "--hops", hops, "--store", s, "--json")
-                    for s in stores)
+        # A small limit orders ties by edge id, which the bulk-loaded store spells from the triple.
+        for extra in (["--hops", "1"], ["--hops", "2"], ["--limit", "2"],
+                      ["--limit", "3", "--coverage", "0.6", "--strategy", "walk"]):
+            a, b = (_json("kg", "neighbors", uri, *extra, "--store", s, "--json") for s in stores)
             assert a == b
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 1000])
+def test_parquet_files_hold_at_most_chunk_rows(chunk_rows: int, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole row groups per file (4096) or exact ranges (1000): the same rows, no file too big."""
+    monkeypatch.setattr(conceptnet_columnar, "ROW_GROUP_ROWS", 2048)
+    path = tmp_path / "assertions.csv"
+    path.write_text("".join(f"/a/{i}\t/r/RelatedTo\t/c/en/w{i}\t/c/en/w{i + 1}/n\t"
+                            f'{{"weight": {i % 7}.5, "dataset": "/d/x"}}\n' for i in range(6000)))
+    rows = {}
+    for name, chunk in (("chunked", chunk_rows), ("whole", 10**6)):
+        con = connect(tmp_path)
+        staged = parse_conceptnet(con, path, langs=parse_languages("en"),
+                                  report=LoadReport(source="conceptnet", path=str(path)))
+        out = tmp_path / name
+        out.mkdir()
+        files = staged.write_parquet(out, existing_concepts=None, existing_facts=None,
+                                     chunk_rows=chunk)
+        counts = [duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0] for f in files.facts]
+        assert all(0 < c <= chunk for c in counts) and sum(counts) == files.num_facts == 6000
+        # Chunks of whole row groups are written in one pass into a folder, smaller ones by range.
+        assert all((f.parent == out / "facts") == (chunk >= 2048) for f in files.facts)
+        rows[name] = sorted(duckdb.sql(
+            f"SELECT * FROM read_parquet({[str(f) for f in files.facts]})").fetchall())
+    assert len(rows["chunked"]) == 6000 and rows["chunked"] == rows["whole"]

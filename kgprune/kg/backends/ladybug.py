@@ -22,7 +22,14 @@ from kgprune.kg.backends.ladybug_build import BuildSession, build_aside
 from kgprune.kg.backends.ladybug_copy import CopyGroup
 from kgprune.kg.coverage import FULL_VIEW, CoverageView, stable_hash64, stable_unit
 from kgprune.kg.cypher import ladybug as q
-from kgprune.kg.records import Concept, Fact, Image, ObjectInstance, ObjectRelation
+from kgprune.kg.records import (
+    Concept,
+    Fact,
+    Image,
+    ObjectInstance,
+    ObjectRelation,
+    assertion_uri,
+)
 from kgprune.kg.relations import check_relation
 from kgprune.kg.sampling import resolve_view
 from kgprune.kg.store import GraphBatch, GraphStats, WriteCounts, check_hops
@@ -67,7 +74,7 @@ def _fact_from_row(row: Sequence[Any]) -> Fact:
         weight=weight,
         source=source,
         dataset=dataset or "",
-        edge_id=edge_id,
+        edge_id=edge_id or assertion_uri(relation, head, tail),
         surface_text=surface or "",
         contributors=tuple(json.loads(contributors)) if contributors else (),
         predicate=predicate or "",

@@ -85,6 +85,11 @@ EXPORT_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key AS key"
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
 
+# A ConceptNet fact's edge id is its assertion URI, spelled from its triple: bulk loads store NULL
+# for it (a stored id cost a third of the `COPY` of a million facts), and the id itself otherwise.
+# Reads that compare or order by the id spell it here; the fact reader spells it in Python.
+EDGE_ID = "coalesce(f.edge_id, '/a/[/r/' + f.relation + '/,' + h.uri + '/,' + t.uri + '/]')"
+
 # A fact read binds h, f, t. The coverage view (see kgprune/kg/sampling.py ViewFilter) adds only
 # the clauses it needs, so the full graph is read without any: each unused clause costs time per row.
 _ROT = "((f.cov + $cov_shift) % 1.0)"
@@ -94,7 +99,7 @@ VIEW_CLAUSES: dict[str, str] = {
     "concept": "((h.cov + $cov_shift) % 1.0) < $concept_level "
                "AND ((t.cov + $cov_shift) % 1.0) < $concept_level",
     "source": "f.source = $source",
-    "edges": "f.edge_id IN $edge_ids",
+    "edges": f"{EDGE_ID} IN $edge_ids",
 }
 ViewParts = frozenset[str]
 
@@ -131,7 +136,8 @@ def fact_query(anchor: str, *, relations: bool, parts: ViewParts, limit: int | N
     match, condition = ANCHORS[anchor]
     if relations:
         condition = " AND ".join(c for c in (condition, "f.relation IN $relations") if c)
-    order = "" if limit is None else f" ORDER BY f.weight DESC, f.edge_id ASC LIMIT {int(limit)}"
+    order = "" if limit is None else (
+        f" ORDER BY f.weight DESC, {EDGE_ID} ASC LIMIT {int(limit)}")
     distinct = " WITH DISTINCT h, f, t" if anchor.startswith("via_") else ""
     return f"{match} {_where(condition, parts)}{distinct} {_FACT_RETURN}{order}"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ from kgprune.kg.relations import ALL_RELATIONS
 from kgprune.kg.staging import merge_facts
 
 FETCH_ROWS = 50_000
+HASH_ROWS = 200_000
+# Rows per Parquet row group of the store's input (DuckDB's default).
+ROW_GROUP_ROWS = 122_880
 # The engine's memory: a share of what is available, within bounds; the rest spills to disk.
 MEMORY_SHARE = 0.25
 MIN_MEMORY_MB, MAX_MEMORY_MB = 256, 768
@@ -46,65 +50,50 @@ _READ = (
     "strict_mode=true, compression=$compression)"
 )
 
-# Pass 1, over the file: external URLs, non-concept ends and other languages are skipped here;
-# `info` rows go on to pass 2 and `python` rows to the reference parser. The tests run in the
-# reference's order (columns, ExternalURL, relation, concept ends, URIs, language, info).
-_CLASSIFY = f"""
-SELECT n, kind,
-  CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line,
-  CASE WHEN kind = 'info' THEN rel_uri END AS rel_uri,
-  CASE WHEN kind = 'info' THEN relation END AS relation,
-  CASE WHEN kind = 'info' THEN start_uri END AS start_uri,
-  CASE WHEN kind = 'info' THEN end_uri END AS end_uri,
-  CASE WHEN kind = 'info' THEN info END AS info
-FROM (
-  SELECT *, CASE
-    WHEN NOT five THEN 'python'
-    WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
-    WHEN NOT list_contains($relations, relation) THEN 'python'
-    WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/')) THEN 'non_concept_end'
-    WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
-      OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
-    WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
-      THEN 'language'
-    ELSE 'info' END AS kind
-  FROM (
-    SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
-      CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
-      c[3] AS start_uri, c[4] AS end_uri,
-      string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
-    FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ}))))
-"""
 
-def _end(uri: str, prefix: str) -> str:
-    """Term-level URI, language, name and part of speech of a concept end, as `parse_concept_uri`."""
-    parts = f"string_split({uri}, '/')"
-    return (f"'/c/' || {parts}[3] || '/' || {parts}[4] AS {prefix}, {parts}[3] AS {prefix}_lang, "
-            f"replace({parts}[4], '_', ' ') AS {prefix}_name, "
-            f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
-            f"THEN {parts}[5] ELSE '' END AS {prefix}_pos")
-
-
-# Pass 2, over the `info` rows: the JSON is parsed once for the four fields read. SQL keeps a row
-# only where DuckDB's JSON reading provably equals Python's: no `\\u` escapes (which could spell
-# a key), no trailing commas (DuckDB accepts them), no key that may occur twice (DuckDB keeps
-# the first, Python the last), a finite number as weight, strings where strings are read.
-_DUPLICABLE = ("weight", "dataset", "surfaceText", "sources")
-
-
-def _occurrences(text: str, key: str) -> str:
-    return f"((len({text}) - len(replace({text}, '\"{key}\"', ''))) // {len(key) + 2})"
+# One pass over the file. Columns first: external URLs, non-concept ends and other languages are
+# skipped (`kind`); the tests run in the reference's order (columns, ExternalURL, relation, concept
+# ends, URIs, language, info). Then, for the rows left (`info`), the JSON is parsed once for the
+# four fields read. SQL keeps a row (`ok`) only where DuckDB's JSON reading provably equals
+# Python's: no `\\u` escapes (which could spell a key), no trailing commas (DuckDB accepts them),
+# each of the four keys spelled once in the whole text and only if present (DuckDB keeps a repeated
+# key's first value, Python its last), a finite number as weight, strings where strings are read.
+# Sources are read in SQL when every one is an object with one non-empty string `contributor`
+# (what the reference then takes). Every other row is `python`: the reference parser decides it.
+# Only the fields a row's kind needs are kept, so skipped rows cost a line number and a kind.
+_KEYS = '"(?:weight|dataset|surfaceText|sources)"'
 
 
 def _is_string(value: str) -> str:
     return f"starts_with({value}, '\"')"
 
 
-# Sources are read in SQL when every one is an object with one non-empty string `contributor`
-# (what the reference then takes); any other shape goes to the reference parser.
-_JUDGE = f"""
-SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
-    WHEN j IS NULL OR j[1] IS NULL THEN 'python'
+def _if_ok(expression: str, name: str) -> str:
+    return f"CASE WHEN kind = 'ok' THEN {expression} END AS {name}"
+
+
+_OK_FIELDS = ", ".join([
+    _if_ok("relation", "relation"),
+    *(_if_ok(sql, name) for parts, end in (("hp", "head"), ("tp", "tail")) for sql, name in (
+        (f"'/c/' || {parts}[3] || '/' || {parts}[4]", end),
+        (f"{parts}[3]", f"{end}_lang"),
+        (f"replace({parts}[4], '_', ' ')", f"{end}_name"),
+        (f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+         f"THEN {parts}[5] ELSE '' END", f"{end}_pos"))),
+    _if_ok("TRY_CAST(j[1] AS DOUBLE)", "weight"),
+    _if_ok("coalesce(j[2] ->> '$', '')", "dataset"),
+    _if_ok("coalesce(j[3] ->> '$', '')", "surface_text"),
+    _if_ok("coalesce(json_extract_string(j[4], '$[*].contributor'), [])", "contributors"),
+])
+
+_PARSE = f"""
+SELECT n, kind, CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line, {_OK_FIELDS}
+FROM (
+  SELECT *, CASE
+    WHEN kind0 <> 'info' THEN kind0
+    WHEN j IS NULL OR j[1] IS NULL OR contains(info, '\\u')
+      OR regexp_matches(info, ',\\s*[\\]}}]')
+      OR len(regexp_extract_all(info, '{_KEYS}')) <> list_count(j) THEN 'python'
     WHEN NOT starts_with(j[1], '-') AND NOT (ascii(j[1]) BETWEEN 48 AND 57) THEN 'python'
     WHEN NOT isfinite(TRY_CAST(j[1] AS DOUBLE)) THEN 'python'
     WHEN j[2] IS NOT NULL AND NOT {_is_string('j[2]')} THEN 'python'
@@ -112,23 +101,33 @@ SELECT n, relation, {_end('start_uri', 'head')}, {_end('end_uri', 'tail')}, CASE
     WHEN j[4] IS NULL THEN 'ok'
     WHEN NOT starts_with(j[4], '[') THEN 'python'
     WHEN len(contributor_json) <> json_array_length(j[4])
-      OR {_occurrences('j[4]', 'contributor')} <> json_array_length(j[4])
+      OR len(regexp_extract_all(j[4], '"contributor"')) <> json_array_length(j[4])
       OR NOT list_bool_and(list_transform(contributor_json,
           lambda c: {_is_string('c')} AND c <> '""')) THEN 'python'
-    ELSE 'ok' END AS verdict,
-  TRY_CAST(j[1] AS DOUBLE) AS weight, coalesce(j[2] ->> '$', '') AS dataset,
-  coalesce(j[3] ->> '$', '') AS surface_text,
-  coalesce(json_extract_string(j[4], '$[*].contributor'), []) AS contributors,
-  -- For the reference parser, which never reads the first column (the assertion id).
-  CASE WHEN verdict = 'python'
-    THEN chr(9) || rel_uri || chr(9) || start_uri || chr(9) || end_uri || chr(9) || info END AS line
-FROM (
-  SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json FROM (
-    SELECT *, CASE WHEN NOT contains(info, '\\u')
-        AND NOT regexp_matches(info, ',\\s*[\\]}}]')
-        AND {" AND ".join(_occurrences("info", k) + " <= 1" for k in _DUPLICABLE)}
-      THEN try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
-    FROM parsed WHERE kind = 'info'))
+    ELSE 'ok' END AS kind
+  FROM (
+    SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json
+    FROM (
+      SELECT *, CASE WHEN kind0 = 'info' THEN
+          try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
+      FROM (
+        SELECT *, CASE
+          WHEN NOT five THEN 'python'
+          WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
+          WHEN NOT list_contains($relations, relation) THEN 'python'
+          WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/'))
+            THEN 'non_concept_end'
+          WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
+            OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
+          WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
+            THEN 'language'
+          ELSE 'info' END AS kind0
+        FROM (
+          SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
+            CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
+            c[3] AS start_uri, c[4] AS end_uri,
+            string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
+          FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ})))))))
 """
 
 _EDGES = (
@@ -168,10 +167,10 @@ def connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     })
 
 
-def hash_columns(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hash_columns(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """`stable_hash64` and `stable_unit` of every key, from one blake2b digest each."""
     blake = hashlib.blake2b
-    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys.tolist()])
+    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys])
     signed = np.frombuffer(digests, dtype=">i8").astype(np.int64)
     unit = (np.frombuffer(digests, dtype=">u8") >> np.uint64(11)).astype(np.float64) / float(1 << 53)
     return signed, unit
@@ -186,8 +185,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
         "langs": sorted(langs or ()),
     }
     try:
-        con.execute(f"CREATE TABLE parsed AS {_CLASSIFY}", params)
-        con.execute(f"CREATE TABLE judged AS {_JUDGE}")
+        con.execute(f"CREATE TABLE parsed AS {_PARSE}", params)
     except (duckdb.InvalidInputException, duckdb.IOException) as e:
         message = str(e).splitlines()[0]
         if any(word in message.lower() for word in ("gzip", "compress", "inflate")):
@@ -198,8 +196,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
 def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None,
                     report: LoadReport, skip_bad_lines: bool) -> dict[str, int]:
     """Parse the rows SQL left to the reference parser; returns the first line of each skip."""
-    rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' UNION ALL "
-                       "SELECT n, line FROM judged WHERE verdict = 'python' ORDER BY n").fetchall()
+    rows = con.execute("SELECT n, line FROM parsed WHERE kind = 'python' ORDER BY n").fetchall()
     edges: list[tuple] = []
     first_seen: dict[str, int] = {}
     for n, line in rows:
@@ -228,7 +225,6 @@ def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
                    first_seen: dict[str, int]) -> None:
     """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
     report.lines_read = con.execute("SELECT coalesce(max(n), 0) FROM parsed").fetchone()[0]
-    report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
     found = con.execute(
         "SELECT kind, count(*), min(n) FROM parsed "
         "WHERE kind IN ('external_url', 'non_concept_end', 'language') GROUP BY kind").fetchall()
@@ -271,11 +267,19 @@ def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
 def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> None:
     """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit).
 
-    Both scans read the table in insertion order, so the positional join pairs each row with
-    its own hashes.
+    Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
+    keys. Both the fetch and the view read the table in insertion order, so the positional join
+    pairs each row with its own hashes.
     """
-    keys = con.execute(f"SELECT {key_column} FROM {table}_raw").fetchnumpy()[key_column]
-    signed, unit = hash_columns(keys)
+    total = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]
+    signed = np.empty(total, dtype=np.int64)
+    unit = np.empty(total, dtype=np.float64)
+    result = con.execute(f"SELECT {key_column} FROM {table}_raw")
+    done = 0
+    while rows := result.fetchmany(HASH_ROWS):
+        signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(
+            [row[0] for row in rows])
+        done += len(rows)
     con.register(f"{table}_hashes", {"key": signed, "cov": unit})
     con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
 
@@ -295,7 +299,7 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
         "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
     _add_hashes(con, "concepts", "uri")
     con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
-                "DROP TABLE dup_keys; DROP TABLE parsed; DROP TABLE judged")
+                "DROP TABLE dup_keys; DROP TABLE ok_edges")
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +315,14 @@ class ParquetOutput:
 _PARQUET_CONCEPTS = (
     f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
 )
+# Empty values and the edge id (the assertion URI, which reads spell from the triple) are stored
+# as NULL: the store's `COPY` pays for every string it keeps, empty ones included.
 _PARQUET_FACTS = (
     f"SELECT head AS \"from\", tail AS \"to\", relation, weight, '{SOURCE_CONCEPTNET}' AS source, "
-    "dataset, edge_id, surface_text, to_json(contributors)::VARCHAR AS contributors, "
-    "'' AS predicate, cov, key FROM facts"
+    "nullif(dataset, '') AS dataset, NULL::VARCHAR AS edge_id, "
+    "nullif(surface_text, '') AS surface_text, "
+    "CASE WHEN len(contributors) > 0 THEN to_json(contributors)::VARCHAR END AS contributors, "
+    "NULL::VARCHAR AS predicate, cov, key FROM facts"
 )
 
 
@@ -330,13 +338,34 @@ class ColumnarConceptNet:
 
     def _export(self, name: str, select: str, directory: Path,
                 chunk_rows: int) -> tuple[tuple[Path, ...], int]:
-        total = self.con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
-        if total <= chunk_rows:
-            path = directory / f"{name}-0000.parquet"
-            self.con.execute(f"COPY ({select}) TO '{_sql_path(path)}' (FORMAT parquet)")
-            return ((path,) if total else ()), total
+        """`select` as Parquet files of at most `chunk_rows` rows each."""
+        if chunk_rows >= ROW_GROUP_ROWS:
+            written = self._export_row_groups(directory / name, select, chunk_rows)
+            if written is not None:
+                return written
+        return self._export_ranges(name, select, directory, chunk_rows)
+
+    def _export_row_groups(self, folder: Path, select: str,
+                           chunk_rows: int) -> tuple[tuple[Path, ...], int] | None:
+        """One pass, whole row groups per file; None (and nothing left) if a file came out larger."""
+        self.con.execute(
+            f"COPY ({select}) TO '{_sql_path(folder)}' (FORMAT parquet, "
+            f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}, ROW_GROUPS_PER_FILE {chunk_rows // ROW_GROUP_ROWS})")
+        paths = sorted(folder.glob("*.parquet"))
+        rows = dict(self.con.execute(
+            "SELECT file_name, num_rows FROM parquet_file_metadata($paths)",
+            {"paths": [str(p) for p in paths]}).fetchall()) if paths else {}
+        if any(count > chunk_rows for count in rows.values()):
+            shutil.rmtree(folder)
+            return None
+        return tuple(p for p in paths if rows[str(p)]), sum(rows.values())
+
+    def _export_ranges(self, name: str, select: str, directory: Path,
+                       chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+        """Exactly `chunk_rows` rows a file, however small: numbered once, then cut in ranges."""
         self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
                          f"FROM ({select})")
+        total = self.con.execute("SELECT count(*) FROM export").fetchone()[0]
         paths = []
         for start in range(0, total, chunk_rows):
             path = directory / f"{name}-{len(paths):04d}.parquet"
@@ -352,7 +381,7 @@ class ColumnarConceptNet:
                       existing_facts: Path | None, chunk_rows: int) -> ParquetOutput:
         """Write what a store lacks (keys in the `existing_*` Parquet files are left out).
 
-        Consumes the tables: their memory is the engine's again before the store copies.
+        Consumes the engine: it is closed, its memory returned, before the store copies.
         """
         concepts = _PARQUET_CONCEPTS
         if existing_concepts is not None:
@@ -362,8 +391,7 @@ class ColumnarConceptNet:
             facts += f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
         concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
         fact_files, num_facts = self._export("facts", facts, directory, chunk_rows)
-        self.con.execute("DROP VIEW facts; DROP TABLE facts_raw; DROP VIEW concepts; "
-                         "DROP TABLE concepts_raw")
+        self.con.close()
         return ParquetOutput(concept_files, fact_files, num_concepts, num_facts)
 
     def iter_concepts(self) -> Iterator[Concept]:
@@ -397,10 +425,14 @@ def parse_conceptnet(
     total = path.stat().st_size
     _classify(con, path, langs)
     con.execute(_EDGES)
-    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM judged WHERE verdict = 'ok' "
-                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
     first_seen = _reference_rows(con, path, langs, report, skip_bad_lines)
     _record_counts(con, report, first_seen)
+    # The edges alone, so that later passes do not scan every line of the file again.
+    con.execute(f"CREATE TABLE ok_edges AS SELECT {_EDGE_FIELDS} FROM parsed WHERE kind = 'ok'; "
+                "DROP TABLE parsed")
+    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM ok_edges "
+                f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
+    report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
     report.duplicates_merged = _merge_duplicates(con)
     _build_tables(con)
     if on_progress is not None:
