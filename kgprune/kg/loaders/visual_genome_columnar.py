@@ -59,7 +59,9 @@ class NeedsReference(Exception):
 
 _MACROS = r"""
 CREATE MACRO jt(x) AS coalesce(json_type(x), 'MISSING');
-CREATE MACRO nodup(x) AS len(json_keys(x)) = len(list_distinct(json_keys(x)));
+CREATE MACRO nodup_keys(k) AS len(k) = len(list_distinct(k));
+CREATE MACRO is_obj(t) AS starts_with(ltrim(t, e' \t\n\r'), '{');
+CREATE MACRO is_arr(t) AS starts_with(ltrim(t, e' \t\n\r'), '[');
 CREATE MACRO is_int(x) AS jt(x) IN ('BIGINT', 'UBIGINT') AND TRY_CAST(x ->> '$' AS BIGINT) IS NOT NULL;
 CREATE MACRO slist_ok(x) AS jt(x) IN ('MISSING', 'NULL') OR (jt(x) = 'ARRAY' AND coalesce(
   list_bool_and(list_transform(TRY_CAST(x AS JSON[]), lambda e: json_type(e) = 'VARCHAR')), true));
@@ -74,89 +76,99 @@ CREATE MACRO opt_int(x) AS CASE WHEN jt(x) IN ('BIGINT', 'UBIGINT', 'BOOLEAN') T
 CREATE MACRO text_ok(t) AS t IS NULL OR NOT regexp_matches(t,
   '\\u(?:[dD][89a-fA-F]|00[01])|[\x00-\x09\x0b\x0c\x0e-\x1f]|,\s*[\]}]');
 CREATE MACRO openers(t) AS length(t) - length(replace(replace(t, '[', ''), '{', ''));
-CREATE MACRO shallow(t) AS t IS NULL OR openers(t) < 256 OR openers(json_structure(t)::VARCHAR) < 256;
+CREATE MACRO shallow(t) AS t IS NULL OR openers(t) < 512 OR openers(json_structure(t)::VARCHAR) < 512;
 CREATE MACRO image_id_of(x) AS CASE WHEN list_contains(json_keys(x), 'image_id')
   THEN x -> '$.image_id' ELSE x -> '$.id' END;
+CREATE MACRO id_of(k, p) AS CASE WHEN list_contains(k, 'image_id') THEN p[1] ELSE p[2] END;
 """
 
 
+_OBJECT_PATHS = "['$.object_id', '$.names', '$.name', '$.synsets', '$.attributes', '$.x', '$.y', '$.w', '$.h']"
+
+
 def _object_columns(o: str) -> str:
-    """What `_instance` reads from the object dict `o`, and whether SQL reads it exactly."""
+    """What `_instance` reads from the object dict `o`, and whether SQL reads it exactly.
+
+    `o` is parsed twice (its keys, then every field at once); the checks read the small fields.
+    """
     return f"""
-      list_contains(json_keys({o}), 'object_id') AS has_id,
-      TRY_CAST({o} ->> '$.object_id' AS BIGINT) AS oid,
-      json_type({o}) = 'OBJECT' AND nodup({o})
-        AND (NOT list_contains(json_keys({o}), 'object_id') OR is_int({o} -> '$.object_id'))
-        AND slist_ok({o} -> '$.names') AND jt({o} -> '$.name') IN ('MISSING', 'NULL', 'VARCHAR')
-        AND slist_ok({o} -> '$.synsets') AND slist_ok({o} -> '$.attributes')
-        AND num_ok({o} -> '$.x') AND num_ok({o} -> '$.y') AND num_ok({o} -> '$.w')
-        AND num_ok({o} -> '$.h') AS ok,
-      CASE WHEN len(slist({o} -> '$.names')) > 0 THEN slist({o} -> '$.names')
-        WHEN coalesce({o} ->> '$.name', '') <> '' THEN [{o} ->> '$.name'] ELSE []::VARCHAR[] END
-        AS names,
-      slist({o} -> '$.synsets') AS synsets, slist({o} -> '$.attributes') AS own_attrs,
-      pyint({o} -> '$.x') AS x, pyint({o} -> '$.y') AS y, pyint({o} -> '$.w') AS w,
-      pyint({o} -> '$.h') AS h"""
+      list_contains(k, 'object_id') AS has_id, TRY_CAST(p[1] ->> '$' AS BIGINT) AS oid,
+      isobj AND nodup_keys(k) AND (NOT list_contains(k, 'object_id') OR is_int(p[1]))
+        AND slist_ok(p[2]) AND jt(p[3]) IN ('MISSING', 'NULL', 'VARCHAR')
+        AND slist_ok(p[4]) AND slist_ok(p[5])
+        AND num_ok(p[6]) AND num_ok(p[7]) AND num_ok(p[8]) AND num_ok(p[9]) AS ok,
+      CASE WHEN len(slist(p[2])) > 0 THEN slist(p[2])
+        WHEN coalesce(p[3] ->> '$', '') <> '' THEN [p[3] ->> '$'] ELSE []::VARCHAR[] END AS names,
+      slist(p[4]) AS synsets, slist(p[5]) AS own_attrs,
+      pyint(p[6]) AS x, pyint(p[7]) AS y, pyint(p[8]) AS w, pyint(p[9]) AS h
+    FROM (SELECT *, is_obj({o}) AS isobj, json_keys({o}) AS k, json_extract({o}, {_OBJECT_PATHS}) AS p"""
 
 
-_END_OK = """(jt(r -> '$.{role}') = 'OBJECT' OR (jt(r -> '$.{role}') IN ('MISSING', 'NULL')
-    AND (jt(r -> '$.{role}_id') IN ('MISSING', 'NULL') OR is_int(r -> '$.{role}_id'))))"""
-_END_OID = """CASE WHEN jt(r -> '$.{role}') = 'OBJECT' THEN TRY_CAST(r ->> '$.{role}.object_id' AS BIGINT)
-    ELSE TRY_CAST(r ->> '$.{role}_id' AS BIGINT) END"""
+_END_OK = """(CASE WHEN is_obj(p[{i}]) THEN jt(p[{i}] -> '$.object_id') IN ('MISSING', 'NULL')
+    OR is_int(p[{i}] -> '$.object_id') ELSE jt(p[{i}]) IN ('MISSING', 'NULL')
+    AND (jt(p[{j}]) IN ('MISSING', 'NULL') OR is_int(p[{j}])) END)"""
+_END_OID = """CASE WHEN is_obj(p[{i}]) THEN TRY_CAST(p[{i}] ->> '$.object_id' AS BIGINT)
+    ELSE TRY_CAST(p[{j}] ->> '$' AS BIGINT) END"""
 
+# Each entry's text is parsed once for its keys and once for its fields (`*_parts`, in
+# `_entries`); the lists are cast once. JSON functions hold every parsed document of a vector in
+# memory, so no function is applied to a whole entry more than needed.
 _TABLES = f"""
-CREATE TABLE ent_json AS SELECT idx, TRY_CAST(oj -> '$.objects' AS JSON[]) AS objs,
-  TRY_CAST(rj -> '$.relationships' AS JSON[]) AS rels,
-  TRY_CAST(aj -> '$.attributes' AS JSON[]) AS attrs,
-  json_type(oj) = 'OBJECT' AND nodup(oj) AND jt(oj -> '$.objects') IN ('ARRAY', 'MISSING')
-    AND (rj IS NULL OR (json_type(rj) = 'OBJECT' AND nodup(rj)
-         AND jt(rj -> '$.relationships') IN ('ARRAY', 'MISSING')))
-    AND (aj IS NULL OR (json_type(aj) = 'OBJECT' AND nodup(aj)
-         AND jt(aj -> '$.attributes') IN ('ARRAY', 'MISSING')))
+CREATE TABLE ent_json AS SELECT idx, TRY_CAST(op[3] AS JSON[]) AS objs,
+  TRY_CAST(rels_text AS JSON[]) AS rels, TRY_CAST(ap[3] AS JSON[]) AS attrs,
+  is_obj(oj) AND nodup_keys(ok_) AND (op[3] IS NULL OR is_arr(op[3]))
+    AND (rels_text IS NULL OR is_arr(rels_text))
+    AND (rj IS NULL OR (is_obj(rj) AND nodup_keys(rk)))
+    AND (aj IS NULL OR (is_obj(aj) AND nodup_keys(ak) AND (ap[3] IS NULL OR is_arr(ap[3]))))
     AND text_ok(oj) AND text_ok(rj) AND text_ok(aj) AS ok
-FROM ent;
+FROM ent_parts;
 CREATE TABLE o_all AS SELECT idx, pos, {_object_columns('o')} FROM (
-  SELECT idx, unnest(objs) AS o, generate_subscripts(objs, 1) AS pos FROM ent_json);
-CREATE TABLE a_all AS SELECT idx, pos, list_contains(json_keys(a), 'object_id') AS has_id,
-  TRY_CAST(a ->> '$.object_id' AS BIGINT) AS oid, slist(a -> '$.attributes') AS attrs,
-  json_type(a) = 'OBJECT' AND nodup(a) AND slist_ok(a -> '$.attributes')
-    AND (NOT list_contains(json_keys(a), 'object_id') OR is_int(a -> '$.object_id')) AS ok
-FROM (SELECT idx, unnest(attrs) AS a, generate_subscripts(attrs, 1) AS pos FROM ent_json);
-CREATE TABLE r_all AS SELECT idx, pos, r,
-  TRY_CAST(r ->> '$.relationship_id' AS BIGINT) AS rid, coalesce(r ->> '$.predicate', '') AS pred,
-  jt(r -> '$.subject') = 'OBJECT' AS s_dict, {_END_OID.format(role='subject')} AS s_oid,
-  jt(r -> '$.object') = 'OBJECT' AS o_dict, {_END_OID.format(role='object')} AS o_oid,
-  json_type(r) = 'OBJECT' AND nodup(r) AND is_int(r -> '$.relationship_id')
-    AND jt(r -> '$.predicate') IN ('MISSING', 'VARCHAR')
-    AND {_END_OK.format(role='subject')} AND {_END_OK.format(role='object')} AS ok
-FROM (SELECT idx, unnest(rels) AS r, generate_subscripts(rels, 1) AS pos FROM ent_json);
-CREATE TABLE e_all AS SELECT idx, pos, role, {_object_columns('e')} FROM (
-  SELECT idx, pos, 0 AS role, r -> '$.subject' AS e FROM r_all WHERE s_dict
-  UNION ALL SELECT idx, pos, 1, r -> '$.object' FROM r_all WHERE o_dict);
-CREATE TABLE bad AS SELECT idx FROM ent_json WHERE NOT ok
+  SELECT idx, unnest(objs) AS o, generate_subscripts(objs, 1) AS pos FROM ent_json));
+CREATE TABLE a_all AS SELECT idx, pos, list_contains(k, 'object_id') AS has_id,
+  TRY_CAST(p[1] ->> '$' AS BIGINT) AS oid, slist(p[2]) AS attrs,
+  is_obj(a) AND nodup_keys(k) AND slist_ok(p[2])
+    AND (NOT list_contains(k, 'object_id') OR is_int(p[1])) AS ok
+FROM (SELECT *, json_keys(a) AS k, json_extract(a, ['$.object_id', '$.attributes']) AS p FROM (
+  SELECT idx, unnest(attrs) AS a, generate_subscripts(attrs, 1) AS pos FROM ent_json));
+CREATE TABLE r_all AS SELECT idx, pos, p[3] AS subject, p[4] AS object,
+  TRY_CAST(p[1] ->> '$' AS BIGINT) AS rid, coalesce(p[2] ->> '$', '') AS pred,
+  is_obj(p[3]) AS s_dict, {_END_OID.format(i=3, j=5)} AS s_oid,
+  is_obj(p[4]) AS o_dict, {_END_OID.format(i=4, j=6)} AS o_oid,
+  is_obj(r) AND nodup_keys(k) AND is_int(p[1]) AND jt(p[2]) IN ('MISSING', 'VARCHAR')
+    AND {_END_OK.format(i=3, j=5)} AND {_END_OK.format(i=4, j=6)} AS ok
+FROM (SELECT *, json_keys(r) AS k, json_extract(r, ['$.relationship_id', '$.predicate',
+    '$.subject', '$.object', '$.subject_id', '$.object_id']) AS p FROM (
+  SELECT idx, unnest(rels) AS r, generate_subscripts(rels, 1) AS pos FROM ent_json));
+CREATE TABLE bad0 AS SELECT idx FROM ent_json WHERE NOT ok
   UNION SELECT idx FROM o_all WHERE NOT ok UNION SELECT idx FROM a_all WHERE NOT ok
-  UNION SELECT idx FROM r_all WHERE NOT ok UNION SELECT idx FROM e_all WHERE NOT ok;
+  UNION SELECT idx FROM r_all WHERE NOT ok;
 CREATE TABLE amap AS SELECT idx, oid, arg_max(attrs, pos) AS attrs FROM a_all
   WHERE has_id GROUP BY idx, oid;
 CREATE TABLE objs AS SELECT o.idx, o.pos, o.oid, o.names, o.synsets, o.x, o.y, o.w, o.h,
   CASE WHEN len(m.attrs) > 0 THEN m.attrs ELSE o.own_attrs END AS attrs
-FROM (SELECT * FROM o_all ANTI JOIN bad USING (idx) WHERE has_id
+FROM (SELECT * FROM o_all ANTI JOIN bad0 USING (idx) WHERE has_id
       QUALIFY row_number() OVER (PARTITION BY idx, oid ORDER BY pos) = 1) o
 LEFT JOIN amap m ON m.idx = o.idx AND m.oid = o.oid;
 CREATE TABLE rels AS SELECT idx, pos, rid, pred, s_dict, s_oid, o_dict, o_oid
-  FROM r_all ANTI JOIN bad USING (idx);
+  FROM r_all ANTI JOIN bad0 USING (idx);
 CREATE TABLE recovered AS SELECT * FROM (
   SELECT idx, pos, 0 AS role, s_oid AS oid FROM rels WHERE s_dict AND s_oid IS NOT NULL
   UNION ALL SELECT idx, pos, 1, o_oid FROM rels
     WHERE o_dict AND s_oid IS NOT NULL AND o_oid IS NOT NULL) e
   ANTI JOIN objs o ON o.idx = e.idx AND o.oid = e.oid
   QUALIFY row_number() OVER (PARTITION BY e.idx, e.oid ORDER BY e.pos, e.role) = 1;
+-- Only the ends recovered are read as objects; an image with one SQL cannot read is Python's.
+CREATE TABLE e_all AS SELECT idx, pos, role, {_object_columns('e')} FROM (
+  SELECT c.idx, c.pos, c.role, CASE c.role WHEN 0 THEN r.subject ELSE r.object END AS e
+  FROM recovered c JOIN r_all r ON r.idx = c.idx AND r.pos = c.pos));
+CREATE TABLE bad AS SELECT idx FROM bad0 UNION SELECT idx FROM e_all WHERE NOT ok;
 CREATE TABLE stream AS
   SELECT idx, idx * {IMAGE_SHIFT} + pos AS seq, -1 AS kord, oid, names, synsets, attrs,
-    x, y, w, h FROM objs
+    x, y, w, h FROM objs ANTI JOIN bad USING (idx)
   UNION ALL SELECT c.idx, c.idx * {IMAGE_SHIFT} + {RELATIONSHIP_PHASE} + c.pos * 3 + c.role,
     c.pos * 2 + c.role, c.oid, e.names, e.synsets, e.own_attrs, e.x, e.y, e.w, e.h
-  FROM recovered c JOIN e_all e ON e.idx = c.idx AND e.pos = c.pos AND e.role = c.role;
+  FROM recovered c JOIN e_all e ON e.idx = c.idx AND e.pos = c.pos AND e.role = c.role
+  ANTI JOIN bad b ON b.idx = c.idx;
 CREATE TABLE syn_map AS SELECT s, synset_concept(s) AS c FROM (SELECT DISTINCT unnest(synsets) AS s FROM stream);
 CREATE TABLE name_map AS SELECT n, name_concept(n) AS c FROM (SELECT DISTINCT unnest(names) AS n FROM stream);
 CREATE TABLE stream_concept AS SELECT seq, arg_min(c, prio) AS concept FROM (
@@ -172,7 +184,7 @@ CREATE TABLE rel_ends AS SELECT r.*, ks.concept AS head, ko.concept AS tail,
   r.s_oid IS NOT NULL AND r.o_oid IS NOT NULL
     AND ks.oid IS NOT NULL AND ks.kord < r.pos * 2 + 2
     AND ko.oid IS NOT NULL AND ko.kord < r.pos * 2 + 2 AS staged
-FROM rels r LEFT JOIN known ks ON ks.idx = r.idx AND ks.oid = r.s_oid
+FROM (SELECT * FROM rels ANTI JOIN bad USING (idx)) r LEFT JOIN known ks ON ks.idx = r.idx AND ks.oid = r.s_oid
   LEFT JOIN known ko ON ko.idx = r.idx AND ko.oid = r.o_oid;
 CREATE TABLE pred_map AS SELECT pred, predicate_norm(pred) AS npred
   FROM (SELECT DISTINCT pred FROM rel_ends WHERE staged);
@@ -370,7 +382,7 @@ CREATE TABLE images_all AS SELECT idx, TRY_CAST(image_id_of(j) ->> '$' AS BIGINT
   coalesce(j ->> '$.url', '') AS url, pyint(j -> '$.width') AS width,
   pyint(j -> '$.height') AS height, opt_int(j -> '$.coco_id') AS coco_id,
   opt_int(j -> '$.flickr_id') AS flickr_id,
-  json_type(j) = 'OBJECT' AND nodup(j) AND text_ok(j) AND is_int(image_id_of(j))
+  json_type(j) = 'OBJECT' AND nodup_keys(json_keys(j)) AND text_ok(j) AND is_int(image_id_of(j))
     AND jt(j -> '$.url') IN ('MISSING', 'NULL', 'VARCHAR') AND num_ok(j -> '$.width')
     AND num_ok(j -> '$.height') AS ok
 FROM image_raw;
@@ -386,8 +398,8 @@ def _check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 
 def _entries(con: duckdb.DuckDBPyConnection, directory: Path) -> bool:
-    """Table `ent` (idx, oj, aj, rj) of aligned entries, and `ent_ids`; True for scene graphs."""
-    id_ok = "json_type({t}.j) = 'OBJECT' AND is_int(image_id_of({t}.j))"
+    """Tables `ent` (idx, oj, aj, rj: the aligned entries' texts), `ent_parts` (their keys and
+    the fields read) and `ent_ids`; True for scene graphs."""
     if (directory / "objects.json").is_file():
         files = [name for name in ("attributes", "relationships")
                  if (directory / f"{name}.json").is_file()]
@@ -398,23 +410,30 @@ def _entries(con: duckdb.DuckDBPyConnection, directory: Path) -> bool:
         cols = ", ".join(f"{n[0]}.j AS {n[0]}j" if n in files else f"NULL::JSON AS {n[0]}j"
                          for n in ("attributes", "relationships"))
         con.execute(f"CREATE TABLE ent AS SELECT idx, o.j AS oj, {cols} FROM objects_raw o {joins}")
-        for t, column in (("o", "oj"), *((n[0], f"{n[0]}j") for n in files)):
-            _check(con, f"SELECT count(*) FROM (SELECT {column} AS j FROM ent) {t} "
-                        f"WHERE j IS NULL OR NOT ({id_ok.format(t=t)})")
-        for n in files:
-            _check(con, f"SELECT count(*) FROM ent WHERE TRY_CAST(image_id_of(oj) ->> '$' AS BIGINT)"
-                        f" <> TRY_CAST(image_id_of({n[0]}j) ->> '$' AS BIGINT)")
         scene_graphs = False
     elif (directory / "scene_graphs.json").is_file():
         _read(con, "sg_raw", directory / "scene_graphs.json")
-        con.execute("CREATE TABLE ent AS SELECT idx, j AS oj, NULL::JSON AS aj, j AS rj FROM sg_raw")
-        _check(con, f"SELECT count(*) FROM (SELECT oj AS j FROM ent) o WHERE NOT ({id_ok.format(t='o')})")
+        con.execute("CREATE TABLE ent AS SELECT idx, j AS oj, NULL::JSON AS aj, NULL::JSON AS rj "
+                    "FROM sg_raw")
+        files = []
         scene_graphs = True
     else:
         raise NeedsReference
     _check(con, "SELECT count(*) FROM ent WHERE NOT (shallow(oj) AND shallow(aj) AND shallow(rj))")
-    con.execute("CREATE TABLE ent_ids AS SELECT idx, TRY_CAST(image_id_of(oj) ->> '$' AS BIGINT) "
-                "AS iid FROM ent")
+    con.execute(
+        "CREATE TABLE ent_parts AS SELECT idx, oj, aj, rj, json_keys(oj) AS ok_, "
+        "json_extract(oj, ['$.image_id', '$.id', '$.objects', '$.relationships']) AS op, "
+        "json_keys(aj) AS ak, json_extract(aj, ['$.image_id', '$.id', '$.attributes']) AS ap, "
+        "json_keys(rj) AS rk, json_extract(rj, ['$.image_id', '$.id', '$.relationships']) AS rp, "
+        f"{'op[4]' if scene_graphs else 'rp[3]'} AS rels_text FROM ent")
+    # Every file lists every image, with an integer id, the same in each (else the reference
+    # raises its error).
+    for j, k, parts in (("oj", "ok_", "op"), *((f"{n[0]}j", f"{n[0]}k", f"{n[0]}p") for n in files)):
+        _check(con, f"SELECT count(*) FROM ent_parts WHERE {j} IS NULL OR NOT (is_obj({j}) "
+                    f"AND is_int(id_of({k}, {parts}))) OR TRY_CAST(id_of({k}, {parts}) ->> '$' "
+                    "AS BIGINT) <> TRY_CAST(id_of(ok_, op) ->> '$' AS BIGINT)")
+    con.execute("CREATE TABLE ent_ids AS SELECT idx, TRY_CAST(id_of(ok_, op) ->> '$' AS BIGINT) "
+                "AS iid FROM ent_parts")
     return scene_graphs
 
 
