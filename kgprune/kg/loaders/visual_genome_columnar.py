@@ -142,6 +142,7 @@ FROM (SELECT *, json_keys(r) AS k, json_extract(r, ['$.relationship_id', '$.pred
 CREATE TABLE bad0 AS SELECT idx FROM ent_json WHERE NOT ok
   UNION SELECT idx FROM o_all WHERE NOT ok UNION SELECT idx FROM a_all WHERE NOT ok
   UNION SELECT idx FROM r_all WHERE NOT ok;
+DROP TABLE ent_json;
 CREATE TABLE amap AS SELECT idx, oid, arg_max(attrs, pos) AS attrs FROM a_all
   WHERE has_id GROUP BY idx, oid;
 CREATE TABLE objs AS SELECT o.idx, o.pos, o.oid, o.names, o.synsets, o.x, o.y, o.w, o.h,
@@ -290,7 +291,7 @@ class _ImageSink:
 
 def _stage_in_python(con: duckdb.DuckDBPyConnection, scene_graphs: bool, report: LoadReport) -> int:
     """Stage the images SQL cannot read exactly with the reference code; errors go to it too."""
-    rows = con.execute("SELECT e.idx, i.iid, e.oj, e.aj, e.rj FROM ent e JOIN ent_ids i USING (idx) "
+    rows = con.execute("SELECT e.idx, i.iid, e.oj, e.aj, e.rj FROM ent_parts e JOIN ent_ids i USING (idx) "
                        "SEMI JOIN bad USING (idx) ORDER BY idx").fetchall()
     objects: list[tuple] = []
     relations: list[tuple] = []
@@ -398,8 +399,8 @@ def _check(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 
 def _entries(con: duckdb.DuckDBPyConnection, directory: Path) -> bool:
-    """Tables `ent` (idx, oj, aj, rj: the aligned entries' texts), `ent_parts` (their keys and
-    the fields read) and `ent_ids`; True for scene graphs."""
+    """Tables `ent_parts` (idx; oj, aj, rj: the aligned entries' texts; their keys and the fields
+    read) and `ent_ids`; True for scene graphs."""
     if (directory / "objects.json").is_file():
         files = [name for name in ("attributes", "relationships")
                  if (directory / f"{name}.json").is_file()]
@@ -426,6 +427,10 @@ def _entries(con: duckdb.DuckDBPyConnection, directory: Path) -> bool:
         "json_keys(aj) AS ak, json_extract(aj, ['$.image_id', '$.id', '$.attributes']) AS ap, "
         "json_keys(rj) AS rk, json_extract(rj, ['$.image_id', '$.id', '$.relationships']) AS rp, "
         f"{'op[4]' if scene_graphs else 'rp[3]'} AS rels_text FROM ent")
+    # The texts are held once (they spill to disk when larger than the engine's memory).
+    con.execute("DROP TABLE ent")
+    for raw in ("objects_raw", "attributes_raw", "relationships_raw", "sg_raw"):
+        con.execute(f"DROP TABLE IF EXISTS {raw}")
     # Every file lists every image, with an integer id, the same in each (else the reference
     # raises its error).
     for j, k, parts in (("oj", "ok_", "op"), *((f"{n[0]}j", f"{n[0]}k", f"{n[0]}p") for n in files)):
@@ -462,7 +467,7 @@ def parse_visual_genome(
     con.execute(_PY_TABLES)
     python_images = _stage_in_python(con, scene_graphs, report)
     con.execute(_RESULTS)
-    report.lines_read = con.execute("SELECT count(*) FROM ent").fetchone()[0]
+    report.lines_read = con.execute("SELECT count(*) FROM ent_parts").fetchone()[0]
     report.facts_parsed += con.execute("SELECT count(*) FROM rel_ends WHERE staged").fetchone()[0]
     skipped = con.execute("SELECT kind, sum(n)::BIGINT FROM all_events GROUP BY kind "
                           "ORDER BY min(seq)").fetchall()
