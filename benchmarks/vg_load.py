@@ -31,7 +31,8 @@ OBJECTS_PER_IMAGE = 35
 RELATIONSHIPS_PER_IMAGE = 20
 PREDICATES = (["on"] * 20 + ["has"] * 10 + ["wearing"] * 8 + ["of"] * 6 + ["in"] * 6
               + ["with", "behind", "next to", "holding", "near", "on top of", "ON", "Has",
-                 "sitting on", "in front of", "under", "above", "riding", "parked on", "standing on",
+                 "sitting on", "in front of", "under", "above", "riding", "parked on",
+                 "standing on",
                  "hanging on", "looking at", "carrying", "eating", "covering", "attached to"]
               + [f"verb{i}ing" for i in range(150)])
 ATTRIBUTES = ["white", "black", "blue", "green", "red", "brown", "large", "small", "wooden",

@@ -62,7 +62,8 @@ CREATE MACRO jt(x) AS coalesce(json_type(x), 'MISSING');
 CREATE MACRO nodup_keys(k) AS len(k) = len(list_distinct(k));
 CREATE MACRO is_obj(t) AS starts_with(ltrim(t, e' \t\n\r'), '{');
 CREATE MACRO is_arr(t) AS starts_with(ltrim(t, e' \t\n\r'), '[');
-CREATE MACRO is_int(x) AS jt(x) IN ('BIGINT', 'UBIGINT') AND TRY_CAST(x ->> '$' AS BIGINT) IS NOT NULL;
+CREATE MACRO is_int(x) AS jt(x) IN ('BIGINT', 'UBIGINT')
+  AND TRY_CAST(x ->> '$' AS BIGINT) IS NOT NULL;
 CREATE MACRO slist_ok(x) AS jt(x) IN ('MISSING', 'NULL') OR (jt(x) = 'ARRAY' AND coalesce(
   list_bool_and(list_transform(TRY_CAST(x AS JSON[]), lambda e: json_type(e) = 'VARCHAR')), true));
 CREATE MACRO slist(x) AS CASE WHEN jt(x) = 'ARRAY'
@@ -76,14 +77,16 @@ CREATE MACRO opt_int(x) AS CASE WHEN jt(x) IN ('BIGINT', 'UBIGINT', 'BOOLEAN') T
 CREATE MACRO text_ok(t) AS t IS NULL OR NOT regexp_matches(t,
   '\\u(?:[dD][89a-fA-F]|00[01])|[\x00-\x09\x0b\x0c\x0e-\x1f]|,\s*[\]}]');
 CREATE MACRO openers(t) AS length(t) - length(replace(replace(t, '[', ''), '{', ''));
-CREATE MACRO shallow(t) AS t IS NULL OR openers(t) < 512 OR openers(json_structure(t)::VARCHAR) < 512;
+CREATE MACRO shallow(t) AS t IS NULL OR openers(t) < 512
+  OR openers(json_structure(t)::VARCHAR) < 512;
 CREATE MACRO image_id_of(x) AS CASE WHEN list_contains(json_keys(x), 'image_id')
   THEN x -> '$.image_id' ELSE x -> '$.id' END;
 CREATE MACRO id_of(k, p) AS CASE WHEN list_contains(k, 'image_id') THEN p[1] ELSE p[2] END;
 """
 
 
-_OBJECT_PATHS = "['$.object_id', '$.names', '$.name', '$.synsets', '$.attributes', '$.x', '$.y', '$.w', '$.h']"
+_OBJECT_PATHS = ("['$.object_id', '$.names', '$.name', '$.synsets', '$.attributes', "
+                 "'$.x', '$.y', '$.w', '$.h']")
 
 
 def _object_columns(o: str) -> str:
@@ -101,7 +104,8 @@ def _object_columns(o: str) -> str:
         WHEN coalesce(p[3] ->> '$', '') <> '' THEN [p[3] ->> '$'] ELSE []::VARCHAR[] END AS names,
       slist(p[4]) AS synsets, slist(p[5]) AS own_attrs,
       pyint(p[6]) AS x, pyint(p[7]) AS y, pyint(p[8]) AS w, pyint(p[9]) AS h
-    FROM (SELECT *, is_obj({o}) AS isobj, json_keys({o}) AS k, json_extract({o}, {_OBJECT_PATHS}) AS p"""
+    FROM (SELECT *, is_obj({o}) AS isobj, json_keys({o}) AS k,
+      json_extract({o}, {_OBJECT_PATHS}) AS p"""
 
 
 _END_OK = """(CASE WHEN is_obj(p[{i}]) THEN jt(p[{i}] -> '$.object_id') IN ('MISSING', 'NULL')
@@ -170,11 +174,14 @@ CREATE TABLE stream AS
     c.pos * 2 + c.role, c.oid, e.names, e.synsets, e.own_attrs, e.x, e.y, e.w, e.h
   FROM recovered c JOIN e_all e ON e.idx = c.idx AND e.pos = c.pos AND e.role = c.role
   ANTI JOIN bad b ON b.idx = c.idx;
-CREATE TABLE syn_map AS SELECT s, synset_concept(s) AS c FROM (SELECT DISTINCT unnest(synsets) AS s FROM stream);
-CREATE TABLE name_map AS SELECT n, name_concept(n) AS c FROM (SELECT DISTINCT unnest(names) AS n FROM stream);
+CREATE TABLE syn_map AS SELECT s, synset_concept(s) AS c
+  FROM (SELECT DISTINCT unnest(synsets) AS s FROM stream);
+CREATE TABLE name_map AS SELECT n, name_concept(n) AS c
+  FROM (SELECT DISTINCT unnest(names) AS n FROM stream);
 CREATE TABLE stream_concept AS SELECT seq, arg_min(c, prio) AS concept FROM (
-  SELECT seq, prio, c FROM (SELECT seq, unnest(synsets) AS s, generate_subscripts(synsets, 1) AS prio
-    FROM stream) JOIN syn_map USING (s)
+  SELECT seq, prio, c FROM (
+    SELECT seq, unnest(synsets) AS s, generate_subscripts(synsets, 1) AS prio FROM stream)
+    JOIN syn_map USING (s)
   UNION ALL SELECT seq, {IMAGE_SHIFT} + prio, c FROM (
     SELECT seq, unnest(names) AS n, generate_subscripts(names, 1) AS prio FROM stream)
     JOIN name_map USING (n)) WHERE c IS NOT NULL GROUP BY seq;
@@ -185,7 +192,8 @@ CREATE TABLE rel_ends AS SELECT r.*, ks.concept AS head, ko.concept AS tail,
   r.s_oid IS NOT NULL AND r.o_oid IS NOT NULL
     AND ks.oid IS NOT NULL AND ks.kord < r.pos * 2 + 2
     AND ko.oid IS NOT NULL AND ko.kord < r.pos * 2 + 2 AS staged
-FROM (SELECT * FROM rels ANTI JOIN bad USING (idx)) r LEFT JOIN known ks ON ks.idx = r.idx AND ks.oid = r.s_oid
+FROM (SELECT * FROM rels ANTI JOIN bad USING (idx)) r
+  LEFT JOIN known ks ON ks.idx = r.idx AND ks.oid = r.s_oid
   LEFT JOIN known ko ON ko.idx = r.idx AND ko.oid = r.o_oid;
 CREATE TABLE pred_map AS SELECT pred, predicate_norm(pred) AS npred
   FROM (SELECT DISTINCT pred FROM rel_ends WHERE staged);
@@ -204,7 +212,8 @@ CREATE TABLE py_events (seq BIGINT, kind VARCHAR, n BIGINT);
 _RESULTS = f"""
 CREATE TABLE all_objects AS
   SELECT s.seq, s.oid, i.iid, coalesce(s.names[1], '') AS name, c.concept, s.x, s.y, s.w, s.h,
-    s.synsets, s.attrs FROM stream s JOIN ent_ids i USING (idx) LEFT JOIN stream_concept c USING (seq)
+    s.synsets, s.attrs
+  FROM stream s JOIN ent_ids i USING (idx) LEFT JOIN stream_concept c USING (seq)
   UNION ALL SELECT p.seq, p.oid, i.iid, p.name, p.concept, p.x, p.y, p.w, p.h, p.synsets, p.attrs
   FROM py_objects p JOIN ent_ids i USING (idx);
 CREATE TABLE all_relations AS
@@ -291,7 +300,8 @@ class _ImageSink:
 
 def _stage_in_python(con: duckdb.DuckDBPyConnection, scene_graphs: bool, report: LoadReport) -> int:
     """Stage the images SQL cannot read exactly with the reference code; errors go to it too."""
-    rows = con.execute("SELECT e.idx, i.iid, e.oj, e.aj, e.rj FROM ent_parts e JOIN ent_ids i USING (idx) "
+    rows = con.execute("SELECT e.idx, i.iid, e.oj, e.aj, e.rj FROM ent_parts e "
+                       "JOIN ent_ids i USING (idx) "
                        "SEMI JOIN bad USING (idx) ORDER BY idx").fetchall()
     objects: list[tuple] = []
     relations: list[tuple] = []
@@ -433,7 +443,8 @@ def _entries(con: duckdb.DuckDBPyConnection, directory: Path) -> bool:
         con.execute(f"DROP TABLE IF EXISTS {raw}")
     # Every file lists every image, with an integer id, the same in each (else the reference
     # raises its error).
-    for j, k, parts in (("oj", "ok_", "op"), *((f"{n[0]}j", f"{n[0]}k", f"{n[0]}p") for n in files)):
+    others = [(f"{n[0]}j", f"{n[0]}k", f"{n[0]}p") for n in files]
+    for j, k, parts in (("oj", "ok_", "op"), *others):
         _check(con, f"SELECT count(*) FROM ent_parts WHERE {j} IS NULL OR NOT (is_obj({j}) "
                     f"AND is_int(id_of({k}, {parts}))) OR TRY_CAST(id_of({k}, {parts}) ->> '$' "
                     "AS BIGINT) <> TRY_CAST(id_of(ok_, op) ->> '$' AS BIGINT)")
