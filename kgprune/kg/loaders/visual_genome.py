@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kgprune.errors import Errors, InputFormatError
 from kgprune.kg.loaders.conceptnet import ProgressFn
@@ -169,6 +169,14 @@ class StagedVisualGenome:
                           objects=self._read_objects(), object_relations=self._read_relations())
 
 
+class ImageSink(Protocol):
+    """Where `_stage_image` puts one image's rows: the staging files, or the columnar loader."""
+
+    def add_object(self, obj: ObjectInstance) -> None: ...
+
+    def add_relation(self, rel: ObjectRelation, head: str | None, tail: str | None) -> None: ...
+
+
 def _instance(obj: dict[str, Any], image_id: int, attributes: list[str]) -> ObjectInstance:
     return ObjectInstance(
         object_id=int(obj["object_id"]), image_id=image_id,
@@ -208,7 +216,7 @@ def _dicts(value: Any, field: str) -> list[dict[str, Any]]:
 
 
 def _stage_image(
-    staged: StagedVisualGenome,
+    staged: ImageSink,
     image_id: int,
     entries: tuple[Any, Any],
     attributes: dict[int, list[str]],
@@ -229,7 +237,7 @@ def _stage_image(
 
 
 def _stage_objects(
-    staged: StagedVisualGenome,
+    staged: ImageSink,
     image_id: int,
     objects: list[dict[str, Any]],
     attributes: dict[int, list[str]],
@@ -252,7 +260,7 @@ def _stage_objects(
 
 
 def _stage_relationships(
-    staged: StagedVisualGenome,
+    staged: ImageSink,
     image_id: int,
     relationships: list[dict[str, Any]],
     concepts: dict[int, str | None],
