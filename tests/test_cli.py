@@ -183,8 +183,10 @@ def test_json_output_has_no_nan_or_infinity(tmp_path: Path) -> None:
 
 
 _PAUSED_LOAD = """
-import sys, time
+import signal, sys, time
 from contextlib import contextmanager
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if launched with SIGINT ignored
 from kgprune import cli
 from kgprune.commands import kg
 

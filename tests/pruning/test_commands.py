@@ -112,6 +112,7 @@ def test_bad_arguments_fail_before_any_work(bench: Bench, bundled_store: Ladybug
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_during_a_prune_says_how_to_resume(bench: Bench, bundled_store: LadybugStore,
                                                   trained: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
