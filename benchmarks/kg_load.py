@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from load_phases import peak_mb, run_phase, write_runs
 
 # Approximate shares of ConceptNet 5.7's English-English relations.
 RELATION_MIX = {
@@ -88,10 +87,6 @@ def generate(path: Path, num_english: int, seed: int = 0,
             written += lang == "en"
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
     """Run one measured phase in this (fresh) process."""
     from kgprune.kg.backends.ladybug import LadybugStore, buffer_pool_bytes
@@ -118,17 +113,7 @@ def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, floa
         result["buffer_pool_mb"] = buffer_pool_bytes() / 2**20
         result["engine_memory_mb"] = engine_memory_mb()
     result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mb"] = _peak_mb()
-    return result
-
-
-def _run_phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, float]:
-    before = os.getloadavg()
-    out = subprocess.run([sys.executable, __file__, "--phase", name, "--parser", parser,
-                          "--file", str(csv_gz), "--workdir", str(workdir)],
-                         check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["loadavg_before"], result["loadavg_after"] = before, os.getloadavg()
+    result["peak_rss_mb"] = peak_mb()
     return result
 
 
@@ -142,11 +127,12 @@ def _round(csv_gz: Path, workdir: Path, parsers: list[str], with_load: bool) -> 
     """gzip, then each parser's parse and parse + load, and gzip again: ratios use the mean."""
     gunzip = [_gunzip_seconds(csv_gz)]
     result: dict = {"file_mb": csv_gz.stat().st_size / 2**20}
+    source = ("--file", csv_gz)
     for parser in parsers:
-        parse = _run_phase("parse", parser, csv_gz, workdir)
+        parse = run_phase(__file__, "parse", parser, source, workdir)
         entry = {"parse": parse}
         if with_load:
-            entry["parse_and_load"] = _run_phase("load", parser, csv_gz, workdir)
+            entry["parse_and_load"] = run_phase(__file__, "load", parser, source, workdir)
         result[parser] = entry
     gunzip.append(_gunzip_seconds(csv_gz))
     floor = sum(gunzip) / len(gunzip)
@@ -193,13 +179,7 @@ def main() -> None:
                    **_round(csv_gz, Path(tmp), args.parsers.split(","), not args.no_load)}
             runs.append(run)
             print(json.dumps(run), file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "ladybug": __import__("ladybug").__version__,
-            "duckdb": __import__("duckdb").__version__}
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
-    tmp_out.replace(args.out)
+    write_runs(args.out, runs)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from load_phases import peak_mb, run_phase, write_runs
 
 PARSERS = ("duckdb", "python")
 OBJECTS_PER_IMAGE = 35
@@ -105,10 +104,6 @@ def generate(directory: Path, num_images: int, seed: int = 0) -> None:
         fh.close()
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def phase(name: str, parser: str, directory: Path, workdir: Path) -> dict[str, float]:
     """Run one measured phase in this (fresh) process."""
     from kgprune.kg.backends.ladybug import LadybugStore
@@ -141,17 +136,7 @@ def phase(name: str, parser: str, directory: Path, workdir: Path) -> dict[str, f
         store.close()
         result["engine_memory_mb"] = engine_memory_mb()
     result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mb"] = _peak_mb()
-    return result
-
-
-def _run_phase(name: str, parser: str, directory: Path, workdir: Path) -> dict[str, float]:
-    before = os.getloadavg()
-    out = subprocess.run([sys.executable, __file__, "--phase", name, "--parser", parser,
-                          "--dir", str(directory), "--workdir", str(workdir)],
-                         check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["loadavg_before"], result["loadavg_after"] = before, os.getloadavg()
+    result["peak_rss_mb"] = peak_mb()
     return result
 
 
@@ -165,11 +150,12 @@ def _round(directory: Path, workdir: Path, parsers: list[str], with_load: bool) 
     """cat, then each loader's stage and stage + load, interleaved in one round."""
     result: dict = {"files_mb": sum(p.stat().st_size for p in directory.glob("*.json")) / 2**20,
                     "cat_s": _cat_seconds(directory)}
+    source = ("--dir", directory)
     for parser in parsers:
-        result[parser] = {"stage": _run_phase("stage", parser, directory, workdir)}
+        result[parser] = {"stage": run_phase(__file__, "stage", parser, source, workdir)}
     if with_load:
         for parser in parsers:
-            result[parser]["stage_and_load"] = _run_phase("load", parser, directory, workdir)
+            result[parser]["stage_and_load"] = run_phase(__file__, "load", parser, source, workdir)
     if len(parsers) == 2:
         for measured in result[parsers[0]]:
             a, b = (result[p][measured]["seconds"] for p in parsers)
@@ -203,13 +189,7 @@ def main() -> None:
                    **_round(folder, Path(tmp), args.parsers.split(","), not args.no_load)}
             runs.append(run)
             print(json.dumps(run), file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "ladybug": __import__("ladybug").__version__,
-            "duckdb": __import__("duckdb").__version__}
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
-    tmp_out.replace(args.out)
+    write_runs(args.out, runs)
 
 
 if __name__ == "__main__":
