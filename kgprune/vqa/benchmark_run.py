@@ -49,10 +49,10 @@ DEFAULT_IMAGES = 8000
 DEFAULT_IMAGE_SIZE = 48
 DEFAULT_EPOCHS = 3
 DEFAULT_CURRICULUM_EPOCHS = 2
-CLIP = 1.0
-"""The gradient-norm bound of the built-in model's training (part of its cache name)."""
 """Epochs on the perception questions alone before the knowledge questions join: naming the
 referred object is learned first, and the knowledge questions then only map it to answers."""
+CLIP = 1.0
+"""The gradient-norm bound of the built-in model's training (part of its cache name)."""
 
 
 def default_benchmark(store: GraphStore, *, seed: int, n: int = DEFAULT_IMAGES,

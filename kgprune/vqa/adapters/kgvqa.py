@@ -42,8 +42,8 @@ from kgprune.vqa.metrics import normalize_answer
 UNK = "[UNK]"
 SIZES: tuple[str, ...] = ("tiny", "base")
 VOCABULARIES: tuple[str, ...] = ("words", "minilm")
-READOUTS: tuple[str, ...] = ("cls", "mean")
 """`words`: whole words of the training questions; `minilm`: MiniLM's 30,522 word pieces."""
+READOUTS: tuple[str, ...] = ("cls", "mean")
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", UNK, "[CLS]", "[SEP]")
 LAYER_SCALE = 0.1
 """Initial weight of each vision block's residual branches: the blocks refine the colour tokens."""
