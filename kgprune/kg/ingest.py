@@ -1,9 +1,10 @@
 """Load dump files into a graph store: parse and stage everything, then write in one transaction.
 
 Staging first is what keeps a store unchanged when line 3,000,000 turns out to be malformed.
-ConceptNet and Visual Genome are parsed by DuckDB (`conceptnet_columnar`,
-`visual_genome_columnar`); the pure-Python loaders stay as the references they are tested against,
-and decide the files DuckDB cannot read their way (raising their coded errors).
+ConceptNet is parsed by DuckDB (`conceptnet_columnar`); Visual Genome can be
+(`visual_genome_columnar`, opt-in: not faster yet). The pure-Python loaders stay as the references
+they are tested against, and decide the files DuckDB cannot read their way (raising their coded
+errors).
 """
 
 from __future__ import annotations
