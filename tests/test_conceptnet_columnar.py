@@ -61,6 +61,37 @@ def test_bundled_parses_like_the_reference(tmp_path: Path) -> None:
     assert _columnar(path, "en", False, tmp_path) == _reference(path, "en", skip=False)
 
 
+_FIXTURE_LINES = (FIXTURES / "conceptnet-assertions.csv").read_text(encoding="utf-8").splitlines()
+_KINDS = {
+    "ok": _FIXTURE_LINES[0],
+    "language": _FIXTURE_LINES[9],
+    "external_url": _FIXTURE_LINES[12],
+    "non_concept_end": "/a/[/r/RelatedTo/,/c/en/cup/,/x/mug/]\t/r/RelatedTo\t/c/en/cup\t/x/mug\t"
+                       '{"dataset": "/d/verbosity", "weight": 0.5}',
+    "bad": "only\ttwo columns",
+}
+
+
+@pytest.mark.parametrize("kinds", [
+    "",
+    "language",
+    "external_url language non_concept_end language external_url",
+    "ok language language",
+    "language ok bad external_url external_url",
+    "non_concept_end ok ok language",
+])
+def test_skip_counts_streamed_like_the_reference(kinds: str, tmp_path: Path) -> None:
+    """Skipped rows are counted as they stream past, not stored: totals, order of first occurrence
+    and line count stay the reference's whatever kind the file starts or ends with."""
+    path = tmp_path / "kinds.csv"
+    path.write_text("".join(_KINDS[k] + "\n" for k in kinds.split()), encoding="utf-8")
+    report, concepts, facts = _reference(path, "en", skip=True)
+    assert _columnar(path, "en", True, tmp_path) == (report, concepts, facts)
+    assert report.lines_read == len(kinds.split())
+    if kinds:
+        assert sum(report.skipped.values()) == sum(k != "ok" for k in kinds.split())
+
+
 def test_first_bad_line_is_the_reference_error(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError) as reference:
         _reference(HOSTILE, "en", skip=False)

@@ -130,6 +130,20 @@ FROM (
           FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ})))))))
 """
 
+# Rows skipped before the info field (most of a multilingual dump) are counted, not stored: each
+# row carries the running count of every skip kind (streaming windows, in file order), and only
+# the first row of each kind and the file's last row are kept beside the rows still to parse. The
+# last row's counts are the totals; storing 30M skipped rows instead spilled the engine to disk.
+SKIP_KINDS = ("external_url", "non_concept_end", "language")
+_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE kind = '{k}') OVER (ROWS UNBOUNDED PRECEDING) AS skipped_{k}"
+    for k in SKIP_KINDS)
+_KEEP = " OR ".join(f"(kind = '{k}' AND skipped_{k} = 1)" for k in SKIP_KINDS)
+_PARSE_KEPT = f"""
+SELECT * EXCLUDE (last) FROM (SELECT *, lead(n) OVER () IS NULL AS last, {_COUNTS} FROM ({_PARSE}))
+WHERE kind IN ('ok', 'python') OR last OR {_KEEP}
+"""
+
 _EDGES = (
     "CREATE TABLE reference_edges (n BIGINT, relation VARCHAR, head VARCHAR, head_lang VARCHAR, "
     "head_name VARCHAR, head_pos VARCHAR, tail VARCHAR, tail_lang VARCHAR, tail_name VARCHAR, "
@@ -185,7 +199,7 @@ def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] 
         "langs": sorted(langs or ()),
     }
     try:
-        con.execute(f"CREATE TABLE parsed AS {_PARSE}", params)
+        con.execute(f"CREATE TABLE parsed AS {_PARSE_KEPT}", params)
     except (duckdb.InvalidInputException, duckdb.IOException) as e:
         message = str(e).splitlines()[0]
         if any(word in message.lower() for word in ("gzip", "compress", "inflate")):
@@ -224,15 +238,19 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset
 def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
                    first_seen: dict[str, int]) -> None:
     """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
-    report.lines_read = con.execute("SELECT coalesce(max(n), 0) FROM parsed").fetchone()[0]
-    found = con.execute(
-        "SELECT kind, count(*), min(n) FROM parsed "
-        "WHERE kind IN ('external_url', 'non_concept_end', 'language') GROUP BY kind").fetchall()
+    columns = ", ".join(f"skipped_{k}" for k in SKIP_KINDS)
+    last = con.execute(f"SELECT n, {columns} FROM parsed ORDER BY n DESC LIMIT 1").fetchone()
+    last = last or (0,) * (1 + len(SKIP_KINDS))
+    report.lines_read = last[0]
+    first_found = dict(con.execute(
+        "SELECT kind, min(n) FROM parsed WHERE list_contains($kinds, kind) GROUP BY kind",
+        {"kinds": list(SKIP_KINDS)}).fetchall())
     first = dict(first_seen)
     counts = dict(report.skipped)
-    for kind, count, first_n in found:
-        counts[kind] = counts.get(kind, 0) + count
-        first[kind] = min(first_n, first.get(kind, first_n))
+    for kind, count in zip(SKIP_KINDS, last[1:], strict=True):
+        if count:
+            counts[kind] = counts.get(kind, 0) + count
+            first[kind] = min(first_found[kind], first.get(kind, first_found[kind]))
     report.skipped = {k: counts[k] for k in sorted(counts, key=lambda k: first[k])}
 
 
