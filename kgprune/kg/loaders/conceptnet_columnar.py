@@ -333,10 +333,10 @@ class ParquetOutput:
 _PARQUET_CONCEPTS = (
     f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
 )
-# Empty values and the edge id (the assertion URI, which reads spell from the triple) are stored
-# as NULL: the store's `COPY` pays for every string it keeps, empty ones included.
+# Empty values, the source and the edge id (the assertion URI), which reads spell from the triple,
+# are stored as NULL: the store's `COPY` pays for every string it keeps, empty ones included.
 _PARQUET_FACTS = (
-    f"SELECT head AS \"from\", tail AS \"to\", relation, weight, '{SOURCE_CONCEPTNET}' AS source, "
+    "SELECT head AS \"from\", tail AS \"to\", relation, weight, NULL::VARCHAR AS source, "
     "nullif(dataset, '') AS dataset, NULL::VARCHAR AS edge_id, "
     "nullif(surface_text, '') AS surface_text, "
     "CASE WHEN len(contributors) > 0 THEN to_json(contributors)::VARCHAR END AS contributors, "
