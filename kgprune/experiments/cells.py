@@ -162,6 +162,7 @@ class PruningCellRunner:
 
     def _contexts_for(self, data: str, split: str,
                       view: CoverageView = FULL_VIEW) -> dict[str, KnowledgeContext]:
+        view = view.canonical()
         key = (data, split, view)
         if key not in self._contexts:
             # One set of fact embeddings for every view and split: their facts overlap.
@@ -208,7 +209,7 @@ class PruningCellRunner:
     def _train_data(self, name: str, view: CoverageView) -> PruningData:
         """The labelled training split with knowledge targets through `view` (the last one is
         kept: consecutive cells mostly share it)."""
-        key = (name, view)
+        key = (name, view.canonical())
         if self._train is None or self._train[0] != key:
             samples = self._split(name, "train")
             self._train = (key, PruningData.from_samples(samples,

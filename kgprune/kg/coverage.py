@@ -67,6 +67,11 @@ class CoverageView:
     def is_full(self) -> bool:
         return self.level >= 1.0 and self.strategy is not Strategy.SOURCE
 
+    def canonical(self) -> CoverageView:
+        """The full graph is one view whatever its seed or strategy: caches key on this, so a
+        study's seeds share the full graph's retrievals instead of repeating them."""
+        return FULL_VIEW if self.is_full else self
+
     def rotate(self, cov: float) -> float:
         return (cov + self.shift) % 1.0
 

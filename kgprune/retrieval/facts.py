@@ -172,7 +172,7 @@ class FactRetriever:
     def cache_key(self, query: RetrievalQuery) -> str:
         """The sample id and a digest of what it asks: benchmarks (and their variants) reuse
         question ids for other questions, and grounding changes a sample's objects."""
-        v = self.view
+        v = self.view.canonical()
         asked = hashlib.sha256(json.dumps([query.question, list(query.image_objects)],
                                           ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
         return (f"{query.sample_id}|{asked}|{v.strategy}:{v.level}:{v.seed}:{v.source}"

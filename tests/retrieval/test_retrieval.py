@@ -141,6 +141,27 @@ def test_each_fact_text_is_encoded_once_and_ranking_is_unchanged(
     assert len(small) == 5
 
 
+def test_full_views_share_one_cache_entry_whatever_their_seed(tmp_path: Path, bundled_store,
+                                                                linker, detector) -> None:
+    """A study's seeds all read the full graph alike: seed 3's full view is answered from seed 0's
+    retrieval; partial views keep their seed, since it picks their subgraph."""
+    cache = RetrievalCache(tmp_path / "cache.sqlite", kg_version=bundled_store.version())
+    query = RetrievalQuery("s1", "What is this used for?", ("cup",))
+
+    def retriever(view: CoverageView) -> FactRetriever:
+        return FactRetriever(bundled_store, linker, detector, cache=cache, view=view)
+
+    first = retriever(CoverageView()).retrieve(query)
+    assert retriever(CoverageView(1.0, 3, Strategy.WALK)).retrieve(query) == first
+    assert len(cache) == 1
+    for seed in (0, 3):
+        retriever(CoverageView(0.5, seed, Strategy.EDGE)).retrieve(query)
+    assert len(cache) == 3
+    assert CoverageView(1.0, 3, Strategy.WALK).canonical() == CoverageView()
+    partial = CoverageView(0.5, 3, Strategy.WALK)
+    assert partial.canonical() is partial
+
+
 def test_views_share_fact_embeddings(bundled_store, linker) -> None:
     """A coverage study retrieves the same questions under many views: facts are embedded once."""
     encoder = _CountingEncoder()
