@@ -101,7 +101,8 @@ FROM (
     WHEN j[4] IS NULL THEN 'ok'
     WHEN NOT starts_with(j[4], '[') THEN 'python'
     WHEN len(contributor_json) <> json_array_length(j[4])
-      OR len(regexp_extract_all(j[4], '"contributor"')) <> json_array_length(j[4])
+      OR (len(j[4]) - len(replace(j[4], '"contributor"', ''))) // len('"contributor"')
+        <> json_array_length(j[4])
       OR NOT list_bool_and(list_transform(contributor_json,
           lambda c: {_is_string('c')} AND c <> '""')) THEN 'python'
     ELSE 'ok' END AS kind
