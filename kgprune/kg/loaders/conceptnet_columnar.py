@@ -56,12 +56,15 @@ _READ = (
 # ends, URIs, language, info). Then, for the rows left (`info`), the JSON is parsed once for the
 # four fields read. SQL keeps a row (`ok`) only where DuckDB's JSON reading provably equals
 # Python's: no `\\u` escapes (which could spell a key), no trailing commas (DuckDB accepts them),
-# each of the four keys spelled once in the whole text and only if present (DuckDB keeps a repeated
-# key's first value, Python its last), a finite number as weight, strings where strings are read.
+# each of the four keys at most once among the object's keys (`json_keys` lists a repeated key
+# twice; DuckDB keeps its first value, Python its last), a finite number as weight, strings where
+# strings are read.
 # Sources are read in SQL when every one is an object with one non-empty string `contributor`
 # (what the reference then takes). Every other row is `python`: the reference parser decides it.
 # Only the fields a row's kind needs are kept, so skipped rows cost a line number and a kind.
-_KEYS = '"(?:weight|dataset|surfaceText|sources)"'
+_INFO_KEYS = ("weight", "dataset", "surfaceText", "sources")
+_INFO_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _INFO_KEYS) + "]"
+_INFO_NAMES = "[" + ", ".join(f"'{k}'" for k in _INFO_KEYS) + "]"
 
 
 def _is_string(value: str) -> str:
@@ -92,8 +95,9 @@ FROM (
   SELECT *, CASE
     WHEN kind0 <> 'info' THEN kind0
     WHEN j IS NULL OR j[1] IS NULL OR contains(info, '\\u')
-      OR regexp_matches(info, ',\\s*[\\]}}]')
-      OR len(regexp_extract_all(info, '{_KEYS}')) <> list_count(j) THEN 'python'
+      OR regexp_matches(info, ',\\s*[\\]}}]') THEN 'python'
+    WHEN len(list_filter(json_keys(info), lambda k: list_contains({_INFO_NAMES}, k)))
+      <> list_count(j) THEN 'python'
     WHEN NOT starts_with(j[1], '-') AND NOT (ascii(j[1]) BETWEEN 48 AND 57) THEN 'python'
     WHEN NOT isfinite(TRY_CAST(j[1] AS DOUBLE)) THEN 'python'
     WHEN j[2] IS NOT NULL AND NOT {_is_string('j[2]')} THEN 'python'
@@ -110,7 +114,7 @@ FROM (
     SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json
     FROM (
       SELECT *, CASE WHEN kind0 = 'info' THEN
-          try(json_extract(info, ['$.weight', '$.dataset', '$.surfaceText', '$.sources'])) END AS j
+          try(json_extract(info, {_INFO_PATHS})) END AS j
       FROM (
         SELECT *, CASE
           WHEN NOT five THEN 'python'
