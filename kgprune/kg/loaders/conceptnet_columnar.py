@@ -61,7 +61,7 @@ _READ = (
 # strings are read.
 # Sources are read in SQL when every one is an object with one non-empty string `contributor`
 # (what the reference then takes). Every other row is `python`: the reference parser decides it.
-# Only the fields a row's kind needs are kept, so skipped rows cost a line number and a kind.
+# Only the fields a row's kind needs are filled in; skipped rows are then counted (`_PARSE_KEPT`).
 _INFO_KEYS = ("weight", "dataset", "surfaceText", "sources")
 _INFO_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _INFO_KEYS) + "]"
 _INFO_NAMES = "[" + ", ".join(f"'{k}'" for k in _INFO_KEYS) + "]"
@@ -138,7 +138,7 @@ FROM (
 # Rows skipped before the info field (most of a multilingual dump) are counted, not stored: each
 # row carries the running count of every skip kind (streaming windows, in file order), and only
 # the first row of each kind and the file's last row are kept beside the rows still to parse. The
-# last row's counts are the totals; storing 30M skipped rows instead spilled the engine to disk.
+# last row's counts are the totals; storing 28M skipped rows instead spilled the engine to disk.
 SKIP_KINDS = ("external_url", "non_concept_end", "language")
 _COUNTS = ", ".join(
     f"count(*) FILTER (WHERE kind = '{k}') OVER (ROWS UNBOUNDED PRECEDING) AS skipped_{k}"
