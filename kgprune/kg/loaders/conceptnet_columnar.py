@@ -51,17 +51,17 @@ _READ = (
 )
 
 
-# One pass over the file. Columns first: external URLs, non-concept ends and other languages are
-# skipped (`kind`); the tests run in the reference's order (columns, ExternalURL, relation, concept
-# ends, URIs, language, info). Then, for the rows left (`info`), the JSON is parsed once for the
-# four fields read. SQL keeps a row (`ok`) only where DuckDB's JSON reading provably equals
+# Two passes. Columns first, over the file: external URLs, non-concept ends and other languages
+# are skipped (`kind0`); the tests run in the reference's order (columns, ExternalURL, relation,
+# concept ends, URIs, language, info). Then, for the rows left (`info`), the JSON is parsed once
+# for the four fields read. SQL keeps a row (`ok`) only where DuckDB's JSON reading provably equals
 # Python's: no `\\u` escapes (which could spell a key), no trailing commas (DuckDB accepts them),
 # each of the four keys at most once among the object's keys (`json_keys` lists a repeated key
 # twice; DuckDB keeps its first value, Python its last), a finite number as weight, strings where
 # strings are read.
 # Sources are read in SQL when every one is an object with one non-empty string `contributor`
 # (what the reference then takes). Every other row is `python`: the reference parser decides it.
-# Only the fields a row's kind needs are filled in; skipped rows are then counted (`_PARSE_KEPT`).
+# Only the fields a row's kind needs are filled in.
 _INFO_KEYS = ("weight", "dataset", "surfaceText", "sources")
 _INFO_PATHS = "[" + ", ".join(f"'$.{k}'" for k in _INFO_KEYS) + "]"
 _INFO_NAMES = "[" + ", ".join(f"'{k}'" for k in _INFO_KEYS) + "]"
@@ -89,6 +89,47 @@ _OK_FIELDS = ", ".join([
     _if_ok("coalesce(json_extract_string(j[4], '$[*].contributor'), [])", "contributors"),
 ])
 
+def _columns(source: str) -> str:
+    """The lines of `source` (n, line) split into columns and decided up to their info field."""
+    return f"""
+SELECT *, CASE
+    WHEN NOT five THEN 'python'
+    WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
+    WHEN NOT list_contains($relations, relation) THEN 'python'
+    WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/'))
+      THEN 'non_concept_end'
+    WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
+      OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
+    WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
+      THEN 'language'
+    ELSE 'info' END AS kind0
+FROM (
+  SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
+    CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
+    c[3] AS start_uri, c[4] AS end_uri,
+    string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
+  FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({source})))"""
+
+
+# Pass 1, in file order on one thread (the line numbers need it): every line decided up to its
+# info field. Rows skipped there (most of a multilingual dump) are counted, not stored: each row
+# carries the running count of every skip kind (streaming windows), and only the rows still to
+# parse, the first row of each skip kind and the file's last row are kept. The last row's counts
+# are the totals; storing 28M skipped rows instead spilled the engine to disk.
+SKIP_KINDS = ("external_url", "non_concept_end", "language")
+_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE kind0 = '{k}') OVER (ROWS UNBOUNDED PRECEDING) AS skipped_{k}"
+    for k in SKIP_KINDS)
+_KEEP = " OR ".join(f"(kind0 = '{k}' AND skipped_{k} = 1)" for k in SKIP_KINDS)
+_LINES = f"""
+SELECT n, kind0, CASE WHEN kind0 IN ('info', 'python') THEN line END AS line,
+  {", ".join(f"skipped_{k}" for k in SKIP_KINDS)}
+FROM (SELECT *, lead(n) OVER () IS NULL AS last, {_COUNTS} FROM ({_columns(_READ)}))
+WHERE kind0 IN ('info', 'python') OR last OR {_KEEP}
+"""
+
+# Pass 2, over the kept lines on every core: the info JSON, parsed once for the four fields read
+# (the columns are split again: cheaper in parallel than stored).
 _PARSE = f"""
 SELECT n, kind, CASE WHEN kind = 'python' THEN coalesce(line, '') END AS line, {_OK_FIELDS}
 FROM (
@@ -113,40 +154,8 @@ FROM (
   FROM (
     SELECT *, json_extract(j[4], '$[*].contributor') AS contributor_json
     FROM (
-      SELECT *, CASE WHEN kind0 = 'info' THEN
-          try(json_extract(info, {_INFO_PATHS})) END AS j
-      FROM (
-        SELECT *, CASE
-          WHEN NOT five THEN 'python'
-          WHEN rel_uri = '/r/ExternalURL' THEN 'external_url'
-          WHEN NOT list_contains($relations, relation) THEN 'python'
-          WHEN NOT (starts_with(start_uri, '/c/') AND starts_with(end_uri, '/c/'))
-            THEN 'non_concept_end'
-          WHEN len(hp) < 4 OR hp[3] = '' OR hp[4] = '' OR len(tp) < 4 OR tp[3] = '' OR tp[4] = ''
-            OR contains(start_uri, chr(0)) OR contains(end_uri, chr(0)) THEN 'python'
-          WHEN $filter_langs AND NOT (list_contains($langs, hp[3]) AND list_contains($langs, tp[3]))
-            THEN 'language'
-          ELSE 'info' END AS kind0
-        FROM (
-          SELECT n, line, len(c) = 5 AS five, c[2] AS rel_uri,
-            CASE WHEN starts_with(c[2], '/r/') THEN c[2][4:] ELSE c[2] END AS relation,
-            c[3] AS start_uri, c[4] AS end_uri,
-            string_split(c[3], '/') AS hp, string_split(c[4], '/') AS tp, c[5] AS info
-          FROM (SELECT n, line, string_split(coalesce(line, ''), chr(9)) AS c FROM ({_READ})))))))
-"""
-
-# Rows skipped before the info field (most of a multilingual dump) are counted, not stored: each
-# row carries the running count of every skip kind (streaming windows, in file order), and only
-# the first row of each kind and the file's last row are kept beside the rows still to parse. The
-# last row's counts are the totals; storing 28M skipped rows instead spilled the engine to disk.
-SKIP_KINDS = ("external_url", "non_concept_end", "language")
-_COUNTS = ", ".join(
-    f"count(*) FILTER (WHERE kind = '{k}') OVER (ROWS UNBOUNDED PRECEDING) AS skipped_{k}"
-    for k in SKIP_KINDS)
-_KEEP = " OR ".join(f"(kind = '{k}' AND skipped_{k} = 1)" for k in SKIP_KINDS)
-_PARSE_KEPT = f"""
-SELECT * EXCLUDE (last) FROM (SELECT *, lead(n) OVER () IS NULL AS last, {_COUNTS} FROM ({_PARSE}))
-WHERE kind IN ('ok', 'python') OR last OR {_KEEP}
+      SELECT *, CASE WHEN kind0 = 'info' THEN try(json_extract(info, {_INFO_PATHS})) END AS j
+      FROM ({_columns("SELECT n, line FROM lines WHERE kind0 IN ('info', 'python')")}))))
 """
 
 _EDGES = (
@@ -196,20 +205,21 @@ def hash_columns(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _classify(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None) -> None:
-    params = {
-        "path": str(path),
-        "compression": "gzip" if path.suffix == ".gz" else "none",
+    """Tables `lines` (pass 1: skip counts, the lines still to parse) and `parsed` (pass 2)."""
+    decide = {
         "relations": list(ALL_RELATIONS),
         "filter_langs": langs is not None,
         "langs": sorted(langs or ()),
     }
+    read = {"path": str(path), "compression": "gzip" if path.suffix == ".gz" else "none"}
     try:
-        con.execute(f"CREATE TABLE parsed AS {_PARSE_KEPT}", params)
+        con.execute(f"CREATE TABLE lines AS {_LINES}", {**read, **decide})
     except (duckdb.InvalidInputException, duckdb.IOException) as e:
         message = str(e).splitlines()[0]
         if any(word in message.lower() for word in ("gzip", "compress", "inflate")):
             raise InputFormatError(Errors.K004.format(path=path, problem=message)) from None
         raise FileNotSplittable(message) from None
+    con.execute(f"CREATE TABLE parsed AS {_PARSE}", decide)
 
 
 def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset[str] | None,
@@ -244,11 +254,11 @@ def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
                    first_seen: dict[str, int]) -> None:
     """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
     columns = ", ".join(f"skipped_{k}" for k in SKIP_KINDS)
-    last = con.execute(f"SELECT n, {columns} FROM parsed ORDER BY n DESC LIMIT 1").fetchone()
+    last = con.execute(f"SELECT n, {columns} FROM lines ORDER BY n DESC LIMIT 1").fetchone()
     last = last or (0,) * (1 + len(SKIP_KINDS))
     report.lines_read = last[0]
     first_found = dict(con.execute(
-        "SELECT kind, min(n) FROM parsed WHERE list_contains($kinds, kind) GROUP BY kind",
+        "SELECT kind0, min(n) FROM lines WHERE list_contains($kinds, kind0) GROUP BY kind0",
         {"kinds": list(SKIP_KINDS)}).fetchall())
     first = dict(first_seen)
     counts = dict(report.skipped)
@@ -452,7 +462,7 @@ def parse_conceptnet(
     _record_counts(con, report, first_seen)
     # The edges alone, so that later passes do not scan every line of the file again.
     con.execute(f"CREATE TABLE ok_edges AS SELECT {_EDGE_FIELDS} FROM parsed WHERE kind = 'ok'; "
-                "DROP TABLE parsed")
+                "DROP TABLE parsed; DROP TABLE lines")
     con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM ok_edges "
                 f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
     report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
