@@ -89,6 +89,7 @@ _OK_FIELDS = ", ".join([
     _if_ok("coalesce(json_extract_string(j[4], '$[*].contributor'), [])", "contributors"),
 ])
 
+
 def _columns(source: str) -> str:
     """The lines of `source` (n, line) split into columns and decided up to their info field."""
     return f"""
@@ -117,13 +118,14 @@ FROM (
 # parse, the first row of each skip kind and the file's last row are kept. The last row's counts
 # are the totals; storing 28M skipped rows instead spilled the engine to disk.
 SKIP_KINDS = ("external_url", "non_concept_end", "language")
+_SKIP_COLUMNS = ", ".join(f"skipped_{k}" for k in SKIP_KINDS)
 _COUNTS = ", ".join(
     f"count(*) FILTER (WHERE kind0 = '{k}') OVER (ROWS UNBOUNDED PRECEDING) AS skipped_{k}"
     for k in SKIP_KINDS)
 _KEEP = " OR ".join(f"(kind0 = '{k}' AND skipped_{k} = 1)" for k in SKIP_KINDS)
 _LINES = f"""
 SELECT n, kind0, CASE WHEN kind0 IN ('info', 'python') THEN line END AS line,
-  {", ".join(f"skipped_{k}" for k in SKIP_KINDS)}
+  {_SKIP_COLUMNS}
 FROM (SELECT *, lead(n) OVER () IS NULL AS last, {_COUNTS} FROM ({_columns(_READ)}))
 WHERE kind0 IN ('info', 'python') OR last OR {_KEEP}
 """
@@ -253,8 +255,7 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset
 def _record_counts(con: duckdb.DuckDBPyConnection, report: LoadReport,
                    first_seen: dict[str, int]) -> None:
     """Line and skip counts as the reference reports them (skips in order of first occurrence)."""
-    columns = ", ".join(f"skipped_{k}" for k in SKIP_KINDS)
-    last = con.execute(f"SELECT n, {columns} FROM lines ORDER BY n DESC LIMIT 1").fetchone()
+    last = con.execute(f"SELECT n, {_SKIP_COLUMNS} FROM lines ORDER BY n DESC LIMIT 1").fetchone()
     last = last or (0,) * (1 + len(SKIP_KINDS))
     report.lines_read = last[0]
     first_found = dict(con.execute(
