@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import ladybug
@@ -42,8 +42,9 @@ POOL_SHARE = 0.25
 MIN_POOL_MB, MAX_POOL_MB = 512, 1536
 # Rows per COPY statement of the streaming writer; each COPY commits inside the private build.
 COPY_CHUNK_ROWS = 250_000
-# Pool a bulk COPY needs per wide fact row: 10^6 rows copied in a 1 GiB pool, not in 512 MiB.
-COPY_POOL_BYTES_PER_ROW = 1024
+# Pool a bulk COPY needs per fact row (provenance aside): 3.4M rows copied in one 640 MiB pool,
+# not in 512 MiB; 2.4M rows then 1.0M more copied in 512 MiB.
+COPY_POOL_BYTES_PER_ROW = 224
 
 
 def _available_mb() -> int:
@@ -65,20 +66,43 @@ def _listed(params: dict[str, Any]) -> dict[str, Any]:
     return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in params.items()}
 
 
-def _fact_from_row(row: Sequence[Any]) -> Fact:
-    head, relation, tail, weight, source, dataset, edge_id, surface, contributors, predicate = row
+class FactRow(NamedTuple):
+    """A fact as `FACT` holds it; its text provenance is looked up by `key` once a read is done."""
+
+    head: str
+    relation: str
+    tail: str
+    weight: float
+    source: str
+    edge_id: str
+    predicate: str
+    key: int
+
+
+def _fact_row(row: Sequence[Any]) -> FactRow:
+    head, relation, tail, weight, source, edge_id, predicate, key = row
+    return FactRow(head, relation, tail, weight, source,
+                   edge_id or assertion_uri(relation, head, tail), predicate or "", key)
+
+
+def _fact(row: FactRow, provenance: tuple[str | None, str | None, str | None] | None) -> Fact:
+    dataset, surface, contributors = provenance or (None, None, None)
     return Fact(
-        head=head,
-        relation=relation,
-        tail=tail,
-        weight=weight,
-        source=source,
+        head=row.head,
+        relation=row.relation,
+        tail=row.tail,
+        weight=row.weight,
+        source=row.source,
         dataset=dataset or "",
-        edge_id=edge_id or assertion_uri(relation, head, tail),
+        edge_id=row.edge_id,
         surface_text=surface or "",
         contributors=tuple(json.loads(contributors)) if contributors else (),
-        predicate=predicate or "",
+        predicate=row.predicate,
     )
+
+
+def _by_weight(rows: Iterable[FactRow]) -> list[FactRow]:
+    return sorted(rows, key=lambda f: (-f.weight, f.edge_id))
 
 
 def _concept_from_row(row: Sequence[Any]) -> Concept:
@@ -114,6 +138,7 @@ class ParquetTables(Protocol):
 class ParquetFiles(Protocol):
     concepts: Sequence[Path]
     facts: Sequence[Path]
+    provenance: Sequence[Path]
     num_concepts: int
     num_facts: int
 
@@ -166,17 +191,17 @@ class _Writer:
         # Only keys already stored are held: a batch's facts are unique by contract (the stagers
         # merge duplicates), and 3.4 M keys in a set would cost a quarter of a GB.
         existing = _existing(self._session, q.EXISTING_FACT_KEYS)
-        out = self._group(("FACT", q.FACT_COLUMNS))
+        out = self._group(("FACT", q.FACT_COLUMNS), ("Provenance", q.PROVENANCE_COLUMNS))
         for f in facts:
             key = stable_hash64(f.edge_id)
             if key in existing:
                 continue
             check_relation(f.relation)
-            out.write(0, (
-                f.head, f.tail, f.relation, f.weight, f.source, f.dataset, f.edge_id,
-                f.surface_text, json.dumps(list(f.contributors), ensure_ascii=False),
-                f.predicate, stable_unit(f.edge_id), key,
-            ))
+            out.write(0, (f.head, f.tail, f.relation, f.weight, f.source, f.edge_id, f.predicate,
+                          stable_unit(f.edge_id), key))
+            if f.dataset or f.surface_text or f.contributors:
+                out.write(1, (key, f.dataset, f.surface_text,
+                              json.dumps(list(f.contributors), ensure_ascii=False)))
             out.end_record()
         return out.finish()
 
@@ -220,10 +245,13 @@ class _Writer:
 
 
 def _create_schema(session: BuildSession) -> WriteCounts:
+    """Tables missing are added; a schema-1 store's provenance moves to its own table."""
     for statement in q.SCHEMA:
         session.rows(statement)
-    if not session.rows(q.GET_META, {"key": "schema_version"}):
-        session.rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
+    if "dataset" in {row[0] for row in session.rows(q.FACT_PROPERTIES)}:
+        for statement in q.MIGRATE_1_TO_2:
+            session.rows(statement)
+    session.rows(q.SET_META, {"key": "schema_version", "value": q.SCHEMA_VERSION})
     return WriteCounts()
 
 
@@ -279,9 +307,9 @@ class LadybugStore:
             raise BackendError(Errors.K012.format(reason=e)) from e
 
     def ensure_schema(self) -> None:
-        """Tables missing (a store of an older kgprune) are added through a build."""
+        """A store of an older kgprune is brought up to date through a build."""
         tables = {row[0] for row in self._rows(q.SHOW_TABLES)}
-        if not set(q.TABLES) <= tables or not self._meta("schema_version"):
+        if not set(q.TABLES) <= tables or self._meta("schema_version") != q.SCHEMA_VERSION:
             self._build(_create_schema)
 
     def _meta(self, key: str) -> str:
@@ -308,7 +336,8 @@ class LadybugStore:
                 existing_facts=_export_keys(session, q.COUNT_FACTS, q.EXPORT_FACT_KEYS, "facts"),
                 chunk_rows=chunk_rows,
             )
-            for table, paths in (("Concept", files.concepts), ("FACT", files.facts)):
+            for table, paths in (("Concept", files.concepts), ("FACT", files.facts),
+                                 ("Provenance", files.provenance)):
                 for path in paths:
                     session.rows(q.copy_from_parquet(table, str(path)))
             return WriteCounts(concepts=files.num_concepts, facts=files.num_facts)
@@ -342,25 +371,32 @@ class LadybugStore:
 
     def _fact_rows(self, anchor: str, params: dict[str, Any],
                    resolved: tuple[q.ViewParts, dict[str, Any]], *,
-                   relations: Sequence[str] | None = None, limit: int | None = None) -> list[Fact]:
+                   relations: Sequence[str] | None = None,
+                   limit: int | None = None) -> list[FactRow]:
         """Facts of one anchored query; `resolved` is `self._view(view)`, resolved once per read."""
         parts, view_params = resolved
         if relations:
             params = {**params, "relations": [check_relation(r) for r in relations]}
         if "edges" not in parts:
             statement = q.fact_query(anchor, relations=bool(relations), parts=parts, limit=limit)
-            return [_fact_from_row(row) for row in self._rows(statement, {**params, **view_params})]
+            return [_fact_row(row) for row in self._rows(statement, {**params, **view_params})]
         # A sampled edge set is kept here, not sent: the driver types every element of a list
         # parameter on every call, which cost more than the query itself.
         edges = view_params["edge_ids"]
         rest = {k: v for k, v in view_params.items() if k != "edge_ids"}
         statement = q.fact_query(anchor, relations=bool(relations), parts=parts - {"edges"},
                                  limit=None)
-        facts = [f for f in map(_fact_from_row, self._rows(statement, {**params, **rest}))
-                 if f.edge_id in edges]
-        if limit is None:
-            return facts
-        return sorted(facts, key=lambda f: (-f.weight, f.edge_id))[:limit]
+        rows = [f for f in map(_fact_row, self._rows(statement, {**params, **rest}))
+                if f.edge_id in edges]
+        return rows if limit is None else _by_weight(rows)[:limit]
+
+    def _with_provenance(self, rows: Sequence[FactRow]) -> list[Fact]:
+        """The facts of a finished read, their text provenance looked up in one query."""
+        if not rows:
+            return []
+        found = {key: (dataset, surface, contributors) for key, dataset, surface, contributors
+                 in self._rows(q.GET_PROVENANCE, {"keys": [r.key for r in rows]})}
+        return [_fact(r, found.get(r.key)) for r in rows]
 
     def stats(self, view: CoverageView = FULL_VIEW) -> GraphStats:
         parts, params = self._view(view)
@@ -380,14 +416,13 @@ class LadybugStore:
         )
 
     def _best(self, anchors: tuple[str, str], params: dict[str, Any],
-              relations: Sequence[str] | None, limit: int, view: CoverageView) -> list[Fact]:
+              relations: Sequence[str] | None, limit: int, view: CoverageView) -> list[FactRow]:
         """Best facts over both directions: one query each, merged."""
         resolved = self._view(view)
         found = [f for anchor in anchors
                  for f in self._fact_rows(anchor, params, resolved, relations=relations,
                                           limit=limit)]
-        unique = {f.edge_id: f for f in found}
-        return sorted(unique.values(), key=lambda f: (-f.weight, f.edge_id))[:limit]
+        return _by_weight({f.edge_id: f for f in found}.values())[:limit]
 
     def neighbors(
         self,
@@ -400,15 +435,14 @@ class LadybugStore:
     ) -> list[Fact]:
         check_hops(hops)
         first = self._best(("head", "tail"), {"uri": uri}, relations, limit, view)
-        if hops == 1 or len(first) >= limit:
-            return first
         frontier = sorted({end for f in first for end in (f.head, f.tail)} - {uri})
-        if not frontier:
-            return first
+        if hops == 1 or len(first) >= limit or not frontier:
+            return self._with_provenance(first)
         seen = {f.edge_id for f in first}
         second = self._best(("via_head", "via_tail"), {"uri": uri, "uris": frontier}, relations,
                             limit, view)
-        return first + [f for f in second if f.edge_id not in seen][: limit - len(first)]
+        return self._with_provenance(
+            first + [f for f in second if f.edge_id not in seen][: limit - len(first)])
 
     def facts_among(
         self,
@@ -418,8 +452,9 @@ class LadybugStore:
         limit: int = 1000,
         view: CoverageView = FULL_VIEW,
     ) -> list[Fact]:
-        return self._fact_rows("among", {"uris": list(dict.fromkeys(uris))}, self._view(view),
-                               relations=relations, limit=limit)
+        return self._with_provenance(self._fact_rows(
+            "among", {"uris": list(dict.fromkeys(uris))}, self._view(view), relations=relations,
+            limit=limit))
 
     def get_concepts(self, uris: Sequence[str]) -> list[Concept]:
         unique = list(dict.fromkeys(uris))
@@ -436,11 +471,12 @@ class LadybugStore:
         yield from _batched(rows, _concept_from_row, batch_size)
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
-        return self._fact_rows("all", {}, self._view(view), limit=limit)
+        return self._with_provenance(self._fact_rows("all", {}, self._view(view), limit=limit))
 
     def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
         statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
-        yield from _batched(self._stream(statement), _fact_from_row, batch_size)
+        for rows in _batched(self._stream(statement), _fact_row, batch_size):
+            yield self._with_provenance(rows)
 
     def close(self) -> None:
         self._conn.close()

@@ -1,8 +1,12 @@
 """Every statement the embedded LadybugDB backend runs (LadybugDB's schema-first Cypher dialect).
 
 Facts live in one relationship table `FACT` with the relation name as a property, because the
-dialect needs a table per relationship type and the vocabulary has 50. Values are always `$params`;
-the only text spliced in is a CSV path the backend itself created.
+dialect needs a table per relationship type and the vocabulary has 50. A fact's text provenance
+(dataset, surface text, contributors) lives in the node table `Provenance`, keyed by the fact's
+`key`: every string column of `FACT` is paid for twice in a bulk `COPY` (LadybugDB stores a
+relationship in both directions), and narrow `FACT` rows let a 3.4M-fact dump go in one `COPY`
+(README, issue 13). Values are always `$params`; the only text spliced in is a CSV path the backend
+itself created.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from functools import lru_cache
 
 from kgprune.kg.records import SOURCE_CONCEPTNET
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 SCHEMA: tuple[str, ...] = (
     "CREATE NODE TABLE IF NOT EXISTS Concept(uri STRING PRIMARY KEY, name STRING, lang STRING, "
@@ -22,23 +26,23 @@ SCHEMA: tuple[str, ...] = (
     "name STRING, synsets STRING[], attributes STRING[], x INT64, y INT64, w INT64, h INT64)",
     "CREATE NODE TABLE IF NOT EXISTS Meta(key STRING PRIMARY KEY, value STRING)",
     "CREATE REL TABLE IF NOT EXISTS FACT(FROM Concept TO Concept, relation STRING, "
-    "weight DOUBLE, source STRING, dataset STRING, edge_id STRING, surface_text STRING, "
-    "contributors STRING, predicate STRING, cov DOUBLE, key INT64)",
+    "weight DOUBLE, source STRING, edge_id STRING, predicate STRING, cov DOUBLE, key INT64)",
+    "CREATE NODE TABLE IF NOT EXISTS Provenance(key INT64 PRIMARY KEY, dataset STRING, "
+    "surface_text STRING, contributors STRING)",
     "CREATE REL TABLE IF NOT EXISTS IN_IMAGE(FROM Object TO Image)",
     "CREATE REL TABLE IF NOT EXISTS INSTANCE_OF(FROM Object TO Concept)",
     "CREATE REL TABLE IF NOT EXISTS PREDICATE(FROM Object TO Object, relationship_id INT64, "
     "predicate STRING)",
 )
 
-TABLES = ("Concept", "Image", "Object", "Meta", "FACT", "IN_IMAGE", "INSTANCE_OF", "PREDICATE")
+TABLES = ("Concept", "Image", "Object", "Meta", "FACT", "Provenance", "IN_IMAGE", "INSTANCE_OF",
+          "PREDICATE")
 SHOW_TABLES = "CALL show_tables() RETURN name"
 
 # Column order of the CSV and Parquet files handed to COPY FROM; must match the table definitions above.
 CONCEPT_COLUMNS = ("uri", "name", "lang", "pos", "source", "cov")
-FACT_COLUMNS = (
-    "from", "to", "relation", "weight", "source", "dataset", "edge_id", "surface_text",
-    "contributors", "predicate", "cov", "key",
-)
+FACT_COLUMNS = ("from", "to", "relation", "weight", "source", "edge_id", "predicate", "cov", "key")
+PROVENANCE_COLUMNS = ("key", "dataset", "surface_text", "contributors")
 IMAGE_COLUMNS = ("image_id", "url", "width", "height", "coco_id", "flickr_id")
 OBJECT_COLUMNS = ("object_id", "image_id", "name", "synsets", "attributes", "x", "y", "w", "h")
 IN_IMAGE_COLUMNS = ("from", "to")
@@ -84,6 +88,17 @@ EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
 EXPORT_CONCEPT_URIS = "MATCH (c:Concept) RETURN c.uri AS uri"
 EXPORT_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key AS key"
 
+# A schema-1 store (provenance on the `FACT` rows) becomes schema 2, inside a build.
+FACT_PROPERTIES = "CALL table_info('FACT') RETURN name"
+MIGRATE_1_TO_2: tuple[str, ...] = (
+    "COPY Provenance FROM (MATCH ()-[f:FACT]->() WHERE f.dataset <> '' OR f.surface_text <> '' "
+    "OR (f.contributors <> '' AND f.contributors <> '[]') "
+    "RETURN f.key, f.dataset, f.surface_text, f.contributors)",
+    "ALTER TABLE FACT DROP dataset",
+    "ALTER TABLE FACT DROP surface_text",
+    "ALTER TABLE FACT DROP contributors",
+)
+
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
 GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
 
@@ -123,9 +138,12 @@ ANCHORS: dict[str, tuple[str, str]] = {
     "via_tail": ("MATCH (s:Concept {uri: $uri})-[:FACT]-(t:Concept)<-[f:FACT]-(h:Concept)",
                  "t.uri IN $uris"),
 }
-_FACT_RETURN = (
-    f"RETURN h.uri, f.relation, t.uri, f.weight, {SOURCE}, f.dataset, f.edge_id, "
-    "f.surface_text, f.contributors, f.predicate"
+_FACT_RETURN = f"RETURN h.uri, f.relation, t.uri, f.weight, {SOURCE}, f.edge_id, f.predicate, f.key"
+# The provenance of the facts a read returned: one key lookup each (a join in the fact query cost
+# 4-5x the query itself; this lookup about 1x).
+GET_PROVENANCE = (
+    "UNWIND $keys AS k MATCH (p:Provenance {key: k}) "
+    "RETURN p.key, p.dataset, p.surface_text, p.contributors"
 )
 
 

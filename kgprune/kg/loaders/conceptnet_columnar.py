@@ -342,6 +342,7 @@ class ParquetOutput:
 
     concepts: tuple[Path, ...]
     facts: tuple[Path, ...]
+    provenance: tuple[Path, ...]
     num_concepts: int
     num_facts: int
 
@@ -349,15 +350,18 @@ class ParquetOutput:
 _PARQUET_CONCEPTS = (
     f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
 )
-# Empty values, the source and the edge id (the assertion URI), which reads spell from the triple,
-# are stored as NULL: the store's `COPY` pays for every string it keeps, empty ones included.
+# The source and the edge id (the assertion URI), which reads spell from the triple, are stored as
+# NULL, and so are empty values: the store's `COPY` pays for every string it keeps.
 _PARQUET_FACTS = (
     "SELECT head AS \"from\", tail AS \"to\", relation, weight, NULL::VARCHAR AS source, "
-    "nullif(dataset, '') AS dataset, NULL::VARCHAR AS edge_id, "
-    "nullif(surface_text, '') AS surface_text, "
-    "CASE WHEN len(contributors) > 0 THEN to_json(contributors)::VARCHAR END AS contributors, "
-    "NULL::VARCHAR AS predicate, cov, key FROM facts"
+    "NULL::VARCHAR AS edge_id, NULL::VARCHAR AS predicate, cov, key FROM facts"
 )
+_PARQUET_PROVENANCE = (
+    "SELECT key, nullif(dataset, '') AS dataset, nullif(surface_text, '') AS surface_text, "
+    "CASE WHEN len(contributors) > 0 THEN to_json(contributors)::VARCHAR END AS contributors "
+    "FROM facts"
+)
+_HAS_PROVENANCE = " WHERE dataset <> '' OR surface_text <> '' OR len(contributors) > 0"
 
 
 class ColumnarConceptNet:
@@ -420,13 +424,16 @@ class ColumnarConceptNet:
         concepts = _PARQUET_CONCEPTS
         if existing_concepts is not None:
             concepts += f" ANTI JOIN read_parquet('{_sql_path(existing_concepts)}') USING (uri)"
-        facts = _PARQUET_FACTS
+        new_facts = ""
         if existing_facts is not None:
-            facts += f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
+            new_facts = f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
         concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
-        fact_files, num_facts = self._export("facts", facts, directory, chunk_rows)
+        fact_files, num_facts = self._export("facts", _PARQUET_FACTS + new_facts, directory,
+                                             chunk_rows)
+        provenance_files, _ = self._export(
+            "provenance", _PARQUET_PROVENANCE + new_facts + _HAS_PROVENANCE, directory, chunk_rows)
         self.con.close()
-        return ParquetOutput(concept_files, fact_files, num_concepts, num_facts)
+        return ParquetOutput(concept_files, fact_files, provenance_files, num_concepts, num_facts)
 
     def iter_concepts(self) -> Iterator[Concept]:
         result = self.con.execute("SELECT uri, name, lang, pos FROM concepts ORDER BY uri")
