@@ -198,7 +198,7 @@ class _Writer:
                 continue
             check_relation(f.relation)
             out.write(0, (f.head, f.tail, f.relation, f.weight, f.source, f.edge_id, f.predicate,
-                          stable_unit(f.edge_id), key))
+                          key))
             if f.dataset or f.surface_text or f.contributors:
                 out.write(1, (key, f.dataset, f.surface_text,
                               json.dumps(list(f.contributors), ensure_ascii=False)))

@@ -26,7 +26,7 @@ SCHEMA: tuple[str, ...] = (
     "name STRING, synsets STRING[], attributes STRING[], x INT64, y INT64, w INT64, h INT64)",
     "CREATE NODE TABLE IF NOT EXISTS Meta(key STRING PRIMARY KEY, value STRING)",
     "CREATE REL TABLE IF NOT EXISTS FACT(FROM Concept TO Concept, relation STRING, "
-    "weight DOUBLE, source STRING, edge_id STRING, predicate STRING, cov DOUBLE, key INT64)",
+    "weight DOUBLE, source STRING, edge_id STRING, predicate STRING, key INT64)",
     "CREATE NODE TABLE IF NOT EXISTS Provenance(key INT64 PRIMARY KEY, dataset STRING, "
     "surface_text STRING, contributors STRING)",
     "CREATE REL TABLE IF NOT EXISTS IN_IMAGE(FROM Object TO Image)",
@@ -41,7 +41,7 @@ SHOW_TABLES = "CALL show_tables() RETURN name"
 
 # Column order of the CSV and Parquet files handed to COPY FROM; must match the table definitions above.
 CONCEPT_COLUMNS = ("uri", "name", "lang", "pos", "source", "cov")
-FACT_COLUMNS = ("from", "to", "relation", "weight", "source", "edge_id", "predicate", "cov", "key")
+FACT_COLUMNS = ("from", "to", "relation", "weight", "source", "edge_id", "predicate", "key")
 PROVENANCE_COLUMNS = ("key", "dataset", "surface_text", "contributors")
 IMAGE_COLUMNS = ("image_id", "url", "width", "height", "coco_id", "flickr_id")
 OBJECT_COLUMNS = ("object_id", "image_id", "name", "synsets", "attributes", "x", "y", "w", "h")
@@ -88,7 +88,7 @@ EXISTING_PREDICATE_IDS = "MATCH ()-[p:PREDICATE]->() RETURN p.relationship_id"
 EXPORT_CONCEPT_URIS = "MATCH (c:Concept) RETURN c.uri AS uri"
 EXPORT_FACT_KEYS = "MATCH ()-[f:FACT]->() RETURN f.key AS key"
 
-# A schema-1 store (provenance on the `FACT` rows) becomes schema 2, inside a build.
+# A schema-1 store (provenance and `cov` on the `FACT` rows) becomes schema 2, inside a build.
 FACT_PROPERTIES = "CALL table_info('FACT') RETURN name"
 MIGRATE_1_TO_2: tuple[str, ...] = (
     "COPY Provenance FROM (MATCH ()-[f:FACT]->() WHERE f.dataset <> '' OR f.surface_text <> '' "
@@ -97,6 +97,7 @@ MIGRATE_1_TO_2: tuple[str, ...] = (
     "ALTER TABLE FACT DROP dataset",
     "ALTER TABLE FACT DROP surface_text",
     "ALTER TABLE FACT DROP contributors",
+    "ALTER TABLE FACT DROP cov",
 )
 
 SET_META = "MERGE (m:Meta {key: $key}) SET m.value = $value"
@@ -109,9 +110,13 @@ EDGE_ID = "coalesce(f.edge_id, '/a/[/r/' + f.relation + '/,' + h.uri + '/,' + t.
 # Likewise its source: NULL in bulk loads (the constant string cost 0.6 s per 10^6 facts copied).
 SOURCE = f"coalesce(f.source, '{SOURCE_CONCEPTNET}')"
 
+# A fact's `cov` (`stable_unit` of its edge id) is the top 53 bits of its `key` (`stable_hash64`,
+# the same digest) over 2^53, bit for bit: computed, not stored, it saves a column of the `COPY`.
+FACT_COV = "(CAST((f.key >> 11) & 9007199254740991 AS DOUBLE) / 9007199254740992.0)"
+
 # A fact read binds h, f, t. The coverage view (see kgprune/kg/sampling.py ViewFilter) adds only
 # the clauses it needs, so the full graph is read without any: each unused clause costs time per row.
-_ROT = "((f.cov + $cov_shift) % 1.0)"
+_ROT = f"(({FACT_COV} + $cov_shift) % 1.0)"
 VIEW_CLAUSES: dict[str, str] = {
     "fact": f"{_ROT} < $fact_level",
     "relation": f"{_ROT} < list_extract($rel_levels, list_position($rel_names, f.relation))",

@@ -168,6 +168,8 @@ _EDGES = (
 _EDGE_FIELDS = ("n, relation, head, head_lang, head_name, head_pos, tail, tail_lang, tail_name, "
                 "tail_pos, weight, dataset, surface_text, contributors")
 _FACT_FIELDS = "relation, head, tail, weight, dataset, surface_text, contributors"
+# A fact's edge id, its assertion URI (`records.assertion_uri`).
+_EDGE_ID = "'/a/[/r/' || relation || '/,' || head || '/,' || tail || '/]'"
 
 
 class FileNotSplittable(Exception):
@@ -298,8 +300,10 @@ def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
     return rows_seen - len(merged)
 
 
-def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> None:
-    """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit).
+def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str, *,
+                as_column: str | None = None) -> None:
+    """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit) of `key`,
+    a SQL expression over the table's columns (and the expression itself as `as_column`).
 
     Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
     keys. Both the fetch and the view read the table in insertion order, so the positional join
@@ -308,24 +312,27 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key_column: str) -> 
     total = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]
     signed = np.empty(total, dtype=np.int64)
     unit = np.empty(total, dtype=np.float64)
-    result = con.execute(f"SELECT {key_column} FROM {table}_raw")
+    result = con.execute(f"SELECT {key} FROM {table}_raw")
     done = 0
     while rows := result.fetchmany(HASH_ROWS):
         signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(
             [row[0] for row in rows])
         done += len(rows)
     con.register(f"{table}_hashes", {"key": signed, "cov": unit})
-    con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
+    spelled = f", {key} AS {as_column}" if as_column else ""
+    con.execute(f"CREATE VIEW {table} AS SELECT *{spelled} FROM {table}_raw "
+                f"POSITIONAL JOIN {table}_hashes")
 
 
 def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """`facts` (one row per key, with edge id, key and cov) and `concepts` (POS pooled)."""
+    """`facts` (one row per key, with edge id, key and cov) and `concepts` (POS pooled).
+
+    The edge id is spelled where it is read, not stored: a column of 10^6 URIs costs its writing.
+    """
     con.execute(
-        "CREATE TABLE facts_raw AS SELECT *, "
-        "'/a/[/r/' || relation || '/,' || head || '/,' || tail || '/]' AS edge_id FROM ("
-        f"SELECT {_FACT_FIELDS} FROM edges ANTI JOIN dup_keys USING (relation, head, tail) "
-        f"UNION ALL SELECT {_FACT_FIELDS} FROM merged)")
-    _add_hashes(con, "facts", "edge_id")
+        f"CREATE TABLE facts_raw AS SELECT {_FACT_FIELDS} FROM edges "
+        f"ANTI JOIN dup_keys USING (relation, head, tail) UNION ALL SELECT {_FACT_FIELDS} FROM merged")
+    _add_hashes(con, "facts", _EDGE_ID, as_column="edge_id")
     con.execute(
         "CREATE TABLE concepts_raw AS SELECT uri, any_value(name) AS name, any_value(lang) AS lang, "
         "coalesce(array_to_string(list_sort(list_distinct(list(pos) FILTER (pos <> ''))), ''), '') "
@@ -333,7 +340,7 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
         "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
     _add_hashes(con, "concepts", "uri")
     con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
-                "DROP TABLE dup_keys; DROP TABLE ok_edges")
+                "DROP TABLE dup_keys; DROP TABLE parsed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +361,7 @@ _PARQUET_CONCEPTS = (
 # NULL, and so are empty values: the store's `COPY` pays for every string it keeps.
 _PARQUET_FACTS = (
     "SELECT head AS \"from\", tail AS \"to\", relation, weight, NULL::VARCHAR AS source, "
-    "NULL::VARCHAR AS edge_id, NULL::VARCHAR AS predicate, cov, key FROM facts"
+    "NULL::VARCHAR AS edge_id, NULL::VARCHAR AS predicate, key FROM facts"
 )
 _PARQUET_PROVENANCE = (
     "SELECT key, nullif(dataset, '') AS dataset, nullif(surface_text, '') AS surface_text, "
@@ -468,10 +475,8 @@ def parse_conceptnet(
     con.execute(_EDGES)
     first_seen = _reference_rows(con, path, langs, report, skip_bad_lines)
     _record_counts(con, report, first_seen)
-    # The edges alone, so that later passes do not scan every line of the file again.
-    con.execute(f"CREATE TABLE ok_edges AS SELECT {_EDGE_FIELDS} FROM parsed WHERE kind = 'ok'; "
-                "DROP TABLE parsed; DROP TABLE lines")
-    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM ok_edges "
+    con.execute("DROP TABLE lines")
+    con.execute(f"CREATE VIEW edges AS SELECT {_EDGE_FIELDS} FROM parsed WHERE kind = 'ok' "
                 f"UNION ALL SELECT {_EDGE_FIELDS} FROM reference_edges")
     report.facts_parsed = con.execute("SELECT count(*) FROM edges").fetchone()[0]
     report.duplicates_merged = _merge_duplicates(con)
