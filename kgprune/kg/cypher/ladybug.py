@@ -107,8 +107,10 @@ GET_META = "MATCH (m:Meta {key: $key}) RETURN m.value"
 # for it (a stored id cost a third of the `COPY` of a million facts), and the id itself otherwise.
 # Reads that compare or order by the id spell it here; the fact reader spells it in Python.
 EDGE_ID = "coalesce(f.edge_id, '/a/[/r/' + f.relation + '/,' + h.uri + '/,' + t.uri + '/]')"
-# Likewise its source: NULL in bulk loads (the constant string cost 0.6 s per 10^6 facts copied).
+# Likewise its source: NULL in bulk loads (the constant string cost 0.6 s per 10^6 facts copied),
+# and a bulk-loaded concept's.
 SOURCE = f"coalesce(f.source, '{SOURCE_CONCEPTNET}')"
+_CONCEPT_RETURN = f"RETURN c.uri, c.name, c.lang, c.pos, coalesce(c.source, '{SOURCE_CONCEPTNET}')"
 
 # A fact's `cov` (`stable_unit` of its edge id) is the top 53 bits of its `key` (`stable_hash64`,
 # the same digest) over 2^53, bit for bit: computed, not stored, it saves a column of the `COPY`.
@@ -184,7 +186,7 @@ def _ends_in_view(parts: ViewParts) -> str:
 @lru_cache(maxsize=64)
 def concepts_in_view(parts: ViewParts) -> str:
     return (f"{_ends_in_view(parts)} WITH DISTINCT c "
-            "RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri")
+            f"{_CONCEPT_RETURN} ORDER BY c.uri")
 
 
 @lru_cache(maxsize=64)
@@ -192,10 +194,8 @@ def count_concepts_in_view(parts: ViewParts) -> str:
     return f"{_ends_in_view(parts)} RETURN count(DISTINCT c)"
 
 
-GET_CONCEPTS = (
-    "UNWIND $uris AS u MATCH (c:Concept {uri: u}) RETURN c.uri, c.name, c.lang, c.pos, c.source"
-)
-ALL_CONCEPTS = "MATCH (c:Concept) RETURN c.uri, c.name, c.lang, c.pos, c.source ORDER BY c.uri"
+GET_CONCEPTS = f"UNWIND $uris AS u MATCH (c:Concept {{uri: u}}) {_CONCEPT_RETURN}"
+ALL_CONCEPTS = f"MATCH (c:Concept) {_CONCEPT_RETURN} ORDER BY c.uri"
 COUNT_CONCEPTS = "MATCH (c:Concept) RETURN count(c)"
 COUNT_FACTS = "MATCH ()-[f:FACT]->() RETURN count(f)"
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i)"

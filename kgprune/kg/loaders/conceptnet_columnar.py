@@ -354,9 +354,8 @@ class ParquetOutput:
     num_facts: int
 
 
-_PARQUET_CONCEPTS = (
-    f"SELECT uri, name, lang, pos, '{SOURCE_CONCEPTNET}' AS source, cov FROM concepts"
-)
+# The source is NULL (reads spell it, as for facts below).
+_PARQUET_CONCEPTS = "SELECT uri, name, lang, pos, NULL::VARCHAR AS source, cov FROM concepts"
 # The source and the edge id (the assertion URI), which reads spell from the triple, are stored as
 # NULL, and so are empty values: the store's `COPY` pays for every string it keeps.
 _PARQUET_FACTS = (
