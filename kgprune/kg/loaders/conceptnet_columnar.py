@@ -199,10 +199,11 @@ def connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     })
 
 
-def hash_columns(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """`stable_hash64` and `stable_unit` of every key, from one blake2b digest each."""
+def hash_columns(rows: list[tuple[bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """`stable_hash64` and `stable_unit` of every key (one UTF-8 key per row), from one blake2b
+    digest each."""
     blake = hashlib.blake2b
-    digests = b"".join([blake(k.encode("utf-8"), digest_size=8).digest() for k in keys])
+    digests = b"".join([blake(row[0], digest_size=8).digest() for row in rows])
     signed = np.frombuffer(digests, dtype=">i8").astype(np.int64)
     unit = (np.frombuffer(digests, dtype=">u8") >> np.uint64(11)).astype(np.float64) / float(1 << 53)
     return signed, unit
@@ -307,16 +308,17 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str, *,
 
     Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
     keys. Both the fetch and the view read the table in insertion order, so the positional join
-    pairs each row with its own hashes.
+    pairs each row with its own hashes. (Hashing the facts on a second cursor while the engine
+    grouped the concepts did not make the load faster on two cores.)
     """
     total = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]
     signed = np.empty(total, dtype=np.int64)
     unit = np.empty(total, dtype=np.float64)
-    result = con.execute(f"SELECT {key} FROM {table}_raw")
+    # Encoded by DuckDB: fetching bytes and hashing them beat encoding in Python by 16%.
+    result = con.execute(f"SELECT encode({key}) FROM {table}_raw")
     done = 0
     while rows := result.fetchmany(HASH_ROWS):
-        signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(
-            [row[0] for row in rows])
+        signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(rows)
         done += len(rows)
     con.register(f"{table}_hashes", {"key": signed, "cov": unit})
     spelled = f", {key} AS {as_column}" if as_column else ""
