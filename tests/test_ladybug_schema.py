@@ -68,7 +68,9 @@ def _schema_1_store(path: Path, conceptnet_csv: Path) -> None:
 
 
 def _everything(store: LadybugStore) -> tuple[object, ...]:
-    facts = sorted((f for batch in store.iter_facts() for f in batch), key=lambda f: f.edge_id)
+    """Stats, every fact (read in several batches) and two-hop neighbourhoods."""
+    facts = sorted((f for batch in store.iter_facts(batch_size=4) for f in batch),
+                   key=lambda f: f.edge_id)
     return (store.stats(), facts,
             [f for uri in ("/c/en/dog", "/c/en/cat") for f in store.neighbors(uri, hops=2)])
 

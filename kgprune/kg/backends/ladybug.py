@@ -474,9 +474,10 @@ class LadybugStore:
         return self._with_provenance(self._fact_rows("all", {}, self._view(view), limit=limit))
 
     def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
-        statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
-        for rows in _batched(self._stream(statement), _fact_row, batch_size):
-            yield self._with_provenance(rows)
+        def fact(row: list[Any]) -> Fact:
+            return _fact(_fact_row(row[:-4]), (row[-3], row[-2], row[-1]))
+
+        yield from _batched(self._stream(q.ALL_FACTS_WITH_PROVENANCE), fact, batch_size)
 
     def close(self) -> None:
         self._conn.close()
