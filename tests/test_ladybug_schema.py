@@ -90,4 +90,9 @@ def test_a_schema_1_store_opens_as_schema_2_and_reads_like_a_fresh_load(
     facts = _everything(migrated)[1]
     assert any(f.contributors for f in facts) and any(f.surface_text for f in facts)
     assert _everything(migrated) == _everything(fresh)
+    triples = [(f.edge_id, f.head, f.relation, f.tail, f.weight, f.source) for f in facts]
+    bare = sorted((f for batch in migrated.iter_facts(provenance=False) for f in batch),
+                  key=lambda f: f.edge_id)
+    assert [(f.edge_id, f.head, f.relation, f.tail, f.weight, f.source) for f in bare] == triples
+    assert not any(f.dataset or f.surface_text or f.contributors for f in bare)
     assert not list(tmp_path.glob("old.lbdb.build-*"))

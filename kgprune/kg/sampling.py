@@ -49,7 +49,8 @@ class FactSource(Protocol):
 
     def version(self) -> str: ...
 
-    def iter_facts(self, *, batch_size: int = 10_000) -> Iterable[list[Fact]]: ...
+    def iter_facts(self, *, batch_size: int = 10_000,
+                   provenance: bool = True) -> Iterable[list[Fact]]: ...
 
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ def _cached(store: FactSource, view: CoverageView, compute: Callable[[FactSource
 def _relation_orders(store: FactSource, view: CoverageView) -> dict[str, list[float]]:
     """Per relation, the rotated cov values of its facts, sorted."""
     orders: dict[str, list[float]] = {}
-    for batch in store.iter_facts():
+    for batch in store.iter_facts(provenance=False):
         for f in batch:
             orders.setdefault(f.relation, []).append(view.rotate(stable_unit(f.edge_id)))
     for values in orders.values():
@@ -147,7 +148,7 @@ def _pick(pool: list[str], incident: dict[str, list[int]], seen: list[bool],
 
 
 def _walk(store: FactSource, view: CoverageView) -> list[str]:
-    return walk_order((f for batch in store.iter_facts() for f in batch), view.seed)
+    return walk_order((f for batch in store.iter_facts(provenance=False) for f in batch), view.seed)
 
 
 def resolve_view(store: FactSource, view: CoverageView) -> ViewFilter:

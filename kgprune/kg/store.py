@@ -105,8 +105,14 @@ class GraphStore(Protocol):
         self, *, batch_size: int = 10_000, view: CoverageView = FULL_VIEW
     ) -> Iterator[list[Concept]]: ...
 
-    def iter_facts(self, *, batch_size: int = 10_000) -> Iterator[list[Fact]]:
-        """Every fact of the full graph, in batches (coverage sampling walks over these)."""
+    def iter_facts(self, *, batch_size: int = 10_000,
+                   provenance: bool = True) -> Iterator[list[Fact]]:
+        """Every fact of the full graph, in batches (coverage sampling walks over these).
+
+        With `provenance=False` a store may leave dataset, surface text and contributors empty:
+        sampling reads only the triple and the edge id, and the embedded store keeps the rest in a
+        side table that a full scan would have to join.
+        """
 
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
         """The highest-weight facts, for a first look at a graph."""

@@ -55,8 +55,10 @@ class SerialStore:
                       view: CoverageView = FULL_VIEW) -> Iterator[list[Concept]]:
         return self._stepwise(self._store.iter_concepts(batch_size=batch_size, view=view))
 
-    def iter_facts(self, *, batch_size: int = 10_000) -> Iterator[list[Fact]]:
-        return self._stepwise(self._store.iter_facts(batch_size=batch_size))
+    def iter_facts(self, *, batch_size: int = 10_000,
+                   provenance: bool = True) -> Iterator[list[Fact]]:
+        return self._stepwise(self._store.iter_facts(batch_size=batch_size,
+                                                     provenance=provenance))
 
     def _stepwise(self, batches: Iterator[T]) -> Iterator[T]:
         while True:

@@ -473,10 +473,16 @@ class LadybugStore:
     def sample_facts(self, *, limit: int = 10, view: CoverageView = FULL_VIEW) -> list[Fact]:
         return self._with_provenance(self._fact_rows("all", {}, self._view(view), limit=limit))
 
-    def iter_facts(self, *, batch_size: int = FETCH_BATCH) -> Iterator[list[Fact]]:
+    def iter_facts(self, *, batch_size: int = FETCH_BATCH,
+                   provenance: bool = True) -> Iterator[list[Fact]]:
         def fact(row: list[Any]) -> Fact:
             return _fact(_fact_row(row[:-4]), (row[-3], row[-2], row[-1]))
 
+        if not provenance:
+            statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
+            yield from _batched(self._stream(statement), lambda row: _fact(_fact_row(row), None),
+                                batch_size)
+            return
         yield from _batched(self._stream(q.ALL_FACTS_WITH_PROVENANCE), fact, batch_size)
 
     def close(self) -> None:

@@ -336,8 +336,11 @@ class Neo4jStore:
             "edge_ids": sorted(vf.edge_ids or ()),
         }
 
-    def iter_facts(self, *, batch_size: int = ROWS_PER_STATEMENT) -> Iterator[list[Fact]]:
-        """One streamed read: the driver pulls records in batches as they are consumed."""
+    def iter_facts(self, *, batch_size: int = ROWS_PER_STATEMENT,
+                   provenance: bool = True) -> Iterator[list[Fact]]:
+        """One streamed read: the driver pulls records in batches as they are consumed.
+
+        Provenance is on the relationships, so it comes either way."""
         with self._translated_errors(), self._driver.session(database=self.database) as session:
             result = session.run(q.ALL_FACTS, {"rel_types": _rel_types(None)})
             yield from _chunks(map(_fact, result), batch_size)
