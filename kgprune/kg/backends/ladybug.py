@@ -101,6 +101,15 @@ def _fact(row: FactRow, provenance: tuple[str | None, str | None, str | None] | 
     )
 
 
+def _joined_fact(row: Sequence[Any]) -> Fact:
+    """A row of `ALL_FACTS_WITH_PROVENANCE`: the fact's columns, then the provenance's four."""
+    return _fact(_fact_row(row[:-4]), (row[-3], row[-2], row[-1]))
+
+
+def _bare_fact(row: Sequence[Any]) -> Fact:
+    return _fact(_fact_row(row), None)
+
+
 def _by_weight(rows: Iterable[FactRow]) -> list[FactRow]:
     return sorted(rows, key=lambda f: (-f.weight, f.edge_id))
 
@@ -475,15 +484,12 @@ class LadybugStore:
 
     def iter_facts(self, *, batch_size: int = FETCH_BATCH,
                    provenance: bool = True) -> Iterator[list[Fact]]:
-        def fact(row: list[Any]) -> Fact:
-            return _fact(_fact_row(row[:-4]), (row[-3], row[-2], row[-1]))
-
-        if not provenance:
+        if provenance:
+            rows, convert = self._stream(q.ALL_FACTS_WITH_PROVENANCE), _joined_fact
+        else:
             statement = q.fact_query("all", relations=False, parts=frozenset(), limit=None)
-            yield from _batched(self._stream(statement), lambda row: _fact(_fact_row(row), None),
-                                batch_size)
-            return
-        yield from _batched(self._stream(q.ALL_FACTS_WITH_PROVENANCE), fact, batch_size)
+            rows, convert = self._stream(statement), _bare_fact
+        yield from _batched(rows, convert, batch_size)
 
     def close(self) -> None:
         self._conn.close()
