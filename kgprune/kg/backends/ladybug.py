@@ -102,8 +102,8 @@ def _fact(row: FactRow, provenance: tuple[str | None, str | None, str | None] | 
 
 
 def _joined_fact(row: Sequence[Any]) -> Fact:
-    """A row of `ALL_FACTS_WITH_PROVENANCE`: the fact's columns, then the provenance's four."""
-    return _fact(_fact_row(row[:-4]), (row[-3], row[-2], row[-1]))
+    """A row of `ALL_FACTS_WITH_PROVENANCE`: the fact's columns, then its three texts."""
+    return _fact(_fact_row(row[:-3]), (row[-3], row[-2], row[-1]))
 
 
 def _bare_fact(row: Sequence[Any]) -> Fact:
@@ -444,8 +444,10 @@ class LadybugStore:
     ) -> list[Fact]:
         check_hops(hops)
         first = self._best(("head", "tail"), {"uri": uri}, relations, limit, view)
+        if hops == 1 or len(first) >= limit:
+            return self._with_provenance(first)
         frontier = sorted({end for f in first for end in (f.head, f.tail)} - {uri})
-        if hops == 1 or len(first) >= limit or not frontier:
+        if not frontier:
             return self._with_provenance(first)
         seen = {f.edge_id for f in first}
         second = self._best(("via_head", "via_tail"), {"uri": uri, "uris": frontier}, relations,
