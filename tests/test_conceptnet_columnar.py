@@ -179,12 +179,11 @@ def test_parquet_files_hold_at_most_chunk_rows(chunk_rows: int, tmp_path: Path,
                                   report=LoadReport(source="conceptnet", path=str(path)))
         out = tmp_path / name
         out.mkdir()
-        files = staged.write_parquet(out, existing_concepts=None, existing_facts=None,
-                                     chunk_rows=chunk)
-        counts = [duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0] for f in files.facts]
-        assert all(0 < c <= chunk for c in counts) and sum(counts) == files.num_facts == 6000
+        facts, _ = staged.write_facts(out, existing=None, chunk_rows=chunk)
+        counts = [duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0] for f in facts.paths]
+        assert all(0 < c <= chunk for c in counts) and sum(counts) == facts.rows == 6000
         # Chunks of whole row groups are written in one pass into a folder, smaller ones by range.
-        assert all((f.parent == out / "facts") == (chunk >= 2048) for f in files.facts)
+        assert all((f.parent == out / "facts") == (chunk >= 2048) for f in facts.paths)
         rows[name] = sorted(duckdb.sql(
-            f"SELECT * FROM read_parquet({[str(f) for f in files.facts]})").fetchall())
+            f"SELECT * FROM read_parquet({[str(f) for f in facts.paths]})").fetchall())
     assert len(rows["chunked"]) == 6000 and rows["chunked"] == rows["whole"]

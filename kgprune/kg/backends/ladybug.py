@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -137,19 +138,20 @@ def _list_literal(values: Sequence[str]) -> str:
     return "[" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
 
 
+class ParquetPart(Protocol):
+    paths: Sequence[Path]
+    rows: int
+
+
 class ParquetTables(Protocol):
-    """A staged graph that writes itself as Parquet files in the store's column order."""
+    """A staged graph that writes itself as Parquet files in the store's column order: concepts
+    first, so the store can copy them while the facts are being written."""
 
-    def write_parquet(self, directory: Path, *, existing_concepts: Path | None,
-                      existing_facts: Path | None, chunk_rows: int) -> ParquetFiles: ...
+    def write_concepts(self, directory: Path, *, existing: Path | None,
+                       chunk_rows: int) -> ParquetPart: ...
 
-
-class ParquetFiles(Protocol):
-    concepts: Sequence[Path]
-    facts: Sequence[Path]
-    provenance: Sequence[Path]
-    num_concepts: int
-    num_facts: int
+    def write_facts(self, directory: Path, *, existing: Path | None,
+                    chunk_rows: int) -> tuple[ParquetPart, ParquetPart]: ...
 
 
 def _existing(session: BuildSession, statement: str) -> set[Any]:
@@ -337,19 +339,25 @@ class LadybugStore:
         what the buffer pool holds."""
         chunk_rows = max(1, self._pool // COPY_POOL_BYTES_PER_ROW)
 
+        def copy(session: BuildSession, table: str, paths: Sequence[Path]) -> None:
+            for path in paths:
+                session.rows(q.copy_from_parquet(table, str(path)))
+
         def fill(session: BuildSession) -> WriteCounts:
-            files = tables.write_parquet(
-                session.workdir,
-                existing_concepts=_export_keys(session, q.COUNT_CONCEPTS, q.EXPORT_CONCEPT_URIS,
-                                               "concepts"),
-                existing_facts=_export_keys(session, q.COUNT_FACTS, q.EXPORT_FACT_KEYS, "facts"),
-                chunk_rows=chunk_rows,
-            )
-            for table, paths in (("Concept", files.concepts), ("FACT", files.facts),
-                                 ("Provenance", files.provenance)):
-                for path in paths:
-                    session.rows(q.copy_from_parquet(table, str(path)))
-            return WriteCounts(concepts=files.num_concepts, facts=files.num_facts)
+            existing_concepts = _export_keys(session, q.COUNT_CONCEPTS, q.EXPORT_CONCEPT_URIS,
+                                             "concepts")
+            existing_facts = _export_keys(session, q.COUNT_FACTS, q.EXPORT_FACT_KEYS, "facts")
+            concepts = tables.write_concepts(session.workdir, existing=existing_concepts,
+                                             chunk_rows=chunk_rows)
+            # The store's concept `COPY` runs on one core: the engine writes the facts beside it.
+            with ThreadPoolExecutor(max_workers=1) as copier:
+                copying = copier.submit(copy, session, "Concept", concepts.paths)
+                facts, provenance = tables.write_facts(session.workdir, existing=existing_facts,
+                                                       chunk_rows=chunk_rows)
+                copying.result()
+            copy(session, "FACT", facts.paths)
+            copy(session, "Provenance", provenance.paths)
+            return WriteCounts(concepts=concepts.rows, facts=facts.rows)
 
         return self._build(fill)
 

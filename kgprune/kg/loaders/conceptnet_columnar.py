@@ -346,14 +346,12 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ParquetOutput:
-    """Parquet files in the embedded store's column order, chunked for bounded `COPY`s."""
+class ParquetPart:
+    """One table's rows as Parquet files in the embedded store's column order, chunked for
+    bounded `COPY`s."""
 
-    concepts: tuple[Path, ...]
-    facts: tuple[Path, ...]
-    provenance: tuple[Path, ...]
-    num_concepts: int
-    num_facts: int
+    paths: tuple[Path, ...]
+    rows: int
 
 
 # The source is NULL (reads spell it, as for facts below).
@@ -382,8 +380,7 @@ class ColumnarConceptNet:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
-    def _export(self, name: str, select: str, directory: Path,
-                chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+    def _export(self, name: str, select: str, directory: Path, chunk_rows: int) -> ParquetPart:
         """`select` as Parquet files of at most `chunk_rows` rows each."""
         if chunk_rows >= ROW_GROUP_ROWS:
             written = self._export_row_groups(directory / name, select, chunk_rows)
@@ -392,7 +389,7 @@ class ColumnarConceptNet:
         return self._export_ranges(name, select, directory, chunk_rows)
 
     def _export_row_groups(self, folder: Path, select: str,
-                           chunk_rows: int) -> tuple[tuple[Path, ...], int] | None:
+                           chunk_rows: int) -> ParquetPart | None:
         """One pass, whole row groups per file; None (and nothing left) if a file came out larger."""
         self.con.execute(
             f"COPY ({select}) TO '{_sql_path(folder)}' (FORMAT parquet, "
@@ -404,10 +401,10 @@ class ColumnarConceptNet:
         if any(count > chunk_rows for count in rows.values()):
             shutil.rmtree(folder)
             return None
-        return tuple(p for p in paths if rows[str(p)]), sum(rows.values())
+        return ParquetPart(tuple(p for p in paths if rows[str(p)]), sum(rows.values()))
 
     def _export_ranges(self, name: str, select: str, directory: Path,
-                       chunk_rows: int) -> tuple[tuple[Path, ...], int]:
+                       chunk_rows: int) -> ParquetPart:
         """Exactly `chunk_rows` rows a file, however small: numbered once, then cut in ranges."""
         self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
                          f"FROM ({select})")
@@ -421,27 +418,29 @@ class ColumnarConceptNet:
                 {"start": start, "stop": start + chunk_rows})
             paths.append(path)
         self.con.execute("DROP TABLE export")
-        return tuple(paths), total
+        return ParquetPart(tuple(paths), total)
 
-    def write_parquet(self, directory: Path, *, existing_concepts: Path | None,
-                      existing_facts: Path | None, chunk_rows: int) -> ParquetOutput:
-        """Write what a store lacks (keys in the `existing_*` Parquet files are left out).
+    def write_concepts(self, directory: Path, *, existing: Path | None,
+                       chunk_rows: int) -> ParquetPart:
+        """The concepts a store lacks (uris in the `existing` Parquet file are left out)."""
+        select = _PARQUET_CONCEPTS
+        if existing is not None:
+            select += f" ANTI JOIN read_parquet('{_sql_path(existing)}') USING (uri)"
+        return self._export("concepts", select, directory, chunk_rows)
 
-        Consumes the engine: it is closed, its memory returned, before the store copies.
+    def write_facts(self, directory: Path, *, existing: Path | None,
+                    chunk_rows: int) -> tuple[ParquetPart, ParquetPart]:
+        """The facts a store lacks and their provenance (keys in `existing` are left out).
+
+        Consumes the engine: it is closed, its memory returned, before the store copies them.
         """
-        concepts = _PARQUET_CONCEPTS
-        if existing_concepts is not None:
-            concepts += f" ANTI JOIN read_parquet('{_sql_path(existing_concepts)}') USING (uri)"
-        new_facts = ""
-        if existing_facts is not None:
-            new_facts = f" ANTI JOIN read_parquet('{_sql_path(existing_facts)}') USING (key)"
-        concept_files, num_concepts = self._export("concepts", concepts, directory, chunk_rows)
-        fact_files, num_facts = self._export("facts", _PARQUET_FACTS + new_facts, directory,
-                                             chunk_rows)
-        provenance_files, _ = self._export(
-            "provenance", _PARQUET_PROVENANCE + new_facts + _HAS_PROVENANCE, directory, chunk_rows)
+        new = "" if existing is None else (
+            f" ANTI JOIN read_parquet('{_sql_path(existing)}') USING (key)")
+        facts = self._export("facts", _PARQUET_FACTS + new, directory, chunk_rows)
+        provenance = self._export("provenance", _PARQUET_PROVENANCE + new + _HAS_PROVENANCE,
+                                  directory, chunk_rows)
         self.con.close()
-        return ParquetOutput(concept_files, fact_files, provenance_files, num_concepts, num_facts)
+        return facts, provenance
 
     def iter_concepts(self) -> Iterator[Concept]:
         result = self.con.execute("SELECT uri, name, lang, pos FROM concepts ORDER BY uri")
