@@ -69,6 +69,10 @@ _KINDS = {
     "non_concept_end": "/a/[/r/RelatedTo/,/c/en/cup/,/x/mug/]\t/r/RelatedTo\t/c/en/cup\t/x/mug\t"
                        '{"dataset": "/d/verbosity", "weight": 0.5}',
     "bad": "only\ttwo columns",
+    # Two English ends, yet skipped or bad: a language test alone would keep them.
+    "external_url_en": "/a/[/r/ExternalURL/,/c/en/cup/,/c/en/mug/]\t/r/ExternalURL\t/c/en/cup\t"
+                       '/c/en/mug\t{"dataset": "/d/dbpedia/en", "weight": 0.5}',
+    "bad_en": "/a/x\t/r/IsA\t/c/en/cup\t/c/en/mug\t{}\tsixth column",
     # The four info keys nested in a source do not count; a repeated top-level one does.
     "nested_keys": "/a/[/r/IsA/,/c/en/mug/,/c/en/cup/]\t/r/IsA\t/c/en/mug\t/c/en/cup\t"
                    '{"dataset": "/d/a", "sources": [{"contributor": "/s/x", "weight": 9, '
@@ -86,6 +90,9 @@ _KINDS = {
     "language ok bad external_url external_url",
     "non_concept_end ok ok language",
     "nested_keys repeated_key ok",
+    "external_url_en language external_url bad_en ok",
+    "language external_url external_url_en ok external_url_en",
+    "bad_en bad external_url_en",
 ])
 def test_skip_counts_streamed_like_the_reference(kinds: str, tmp_path: Path) -> None:
     """Skipped rows are counted as they stream past, not stored: totals, order of first occurrence
@@ -95,7 +102,7 @@ def test_skip_counts_streamed_like_the_reference(kinds: str, tmp_path: Path) -> 
     report, concepts, facts = _reference(path, "en", skip=True)
     assert _columnar(path, "en", True, tmp_path) == (report, concepts, facts)
     assert report.lines_read == len(kinds.split())
-    skips = {"language", "external_url", "non_concept_end", "bad"}
+    skips = {"language", "external_url", "non_concept_end", "bad", "external_url_en", "bad_en"}
     assert sum(report.skipped.values()) == sum(k in skips for k in kinds.split())
 
 
