@@ -4,9 +4,11 @@ Generates a ConceptNet 5.7-format `.csv.gz` per size (power-law concept degrees,
 relation mix, realistic info JSON, sense-tagged URIs, non-English and ExternalURL rows mixed in),
 then measures in separate processes, the DuckDB parser and the pure-Python reference side by side
 in one round: `gzip -dc > /dev/null`, parse only, parse + load into a new LadybugDB store; each with
-its peak resident memory and the load averages around it. Writes one JSON file.
+its peak resident memory and the load averages around it. `--rounds N` repeats the round and
+reports each ratio's median and range: on a shared host the same load varies by 15-20% from one
+round to the next. Writes one JSON file.
 
-    python benchmarks/kg_load.py --sizes 1000000,3400000 --out results/kg_load.json
+    python benchmarks/kg_load.py --sizes 1000000,3400000 --rounds 3 --out results/kg_load.json
     python benchmarks/kg_load.py --sizes 34000000 --english-share 0.1 --parsers duckdb
 
 `--english-share 0.1` gives ConceptNet's real mix (about 10% of rows English-English); sizes
@@ -19,6 +21,8 @@ import argparse
 import gzip
 import json
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,6 +98,13 @@ def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, floa
     from kgprune.kg.loaders.conceptnet_columnar import engine_memory_mb
     from kgprune.kg.records import LoadReport
 
+    # A new store each round (a second load into the same one adds nothing), removed untimed.
+    store_path = workdir / f"bench-{parser}.lbdb"
+    for stale in workdir.glob(f"{store_path.name}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     start = time.perf_counter()
     result: dict[str, float] = {}
     report = LoadReport(source="conceptnet", path=str(csv_gz))
@@ -105,11 +116,11 @@ def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, floa
             assert staged is not None
             result["facts"] = staged.con.execute("SELECT count(*) FROM facts").fetchone()[0]
     else:
-        store = LadybugStore(workdir / f"bench-{parser}.lbdb")
+        store = LadybugStore(store_path)
         report = load_conceptnet(store, csv_gz, parser=parser)  # type: ignore[arg-type]
+        store.close()
         result["facts_added"] = report.facts_added
         result["concepts_added"] = report.concepts_added
-        store.close()
         result["buffer_pool_mb"] = buffer_pool_bytes() / 2**20
         result["engine_memory_mb"] = engine_memory_mb()
     result["seconds"] = time.perf_counter() - start
@@ -146,6 +157,19 @@ def _round(csv_gz: Path, workdir: Path, parsers: list[str], with_load: bool) -> 
     return result
 
 
+def _summary(rounds: list[dict], parsers: list[str]) -> dict:
+    """Each phase's ratio to `gzip -dc` over the rounds (median, lowest, highest) and its peak RSS."""
+    summary = {}
+    for parser in parsers:
+        for name in rounds[0][parser]:
+            ratios = sorted(r[parser][name]["over_gunzip"] for r in rounds)
+            summary[f"{parser} {name}"] = {
+                "median_over_gunzip": statistics.median(ratios), "min_over_gunzip": ratios[0],
+                "max_over_gunzip": ratios[-1],
+                "peak_rss_mb": max(r[parser][name]["peak_rss_mb"] for r in rounds)}
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
@@ -153,6 +177,7 @@ def main() -> None:
                         help="share of rows that are English-English (default: 83%%)")
     parser.add_argument("--parsers", default=",".join(PARSERS))
     parser.add_argument("--no-load", action="store_true", help="parse only")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per size (median, range)")
     parser.add_argument("--keep", type=Path, help="keep generated files here, reuse them")
     parser.add_argument("--out", type=Path, default=Path("results/kg_load.json"))
     parser.add_argument("--phase")
@@ -174,11 +199,17 @@ def main() -> None:
             t0 = time.perf_counter()
             if not csv_gz.exists():
                 generate(csv_gz, size, non_english_share=non_english)
+            generate_s = time.perf_counter() - t0
+            parsers = args.parsers.split(",")
+            rounds = []
+            for _ in range(args.rounds):
+                rounds.append(_round(csv_gz, Path(tmp), parsers, not args.no_load))
+                print(json.dumps(rounds[-1]), file=sys.stderr)
             run = {"english_edges": size, "non_english_share": non_english,
-                   "generate_s": time.perf_counter() - t0,
-                   **_round(csv_gz, Path(tmp), args.parsers.split(","), not args.no_load)}
+                   "generate_s": generate_s, "summary": _summary(rounds, parsers),
+                   "rounds": rounds}
             runs.append(run)
-            print(json.dumps(run), file=sys.stderr)
+            print(json.dumps(run["summary"]), file=sys.stderr)
     write_runs(args.out, runs)
 
 
