@@ -114,7 +114,7 @@ def phase(name: str, parser: str, csv_gz: Path, workdir: Path) -> dict[str, floa
     elif name == "parse":
         with stage_conceptnet_columnar(csv_gz, report) as staged:
             assert staged is not None
-            result["facts"] = staged.con.execute("SELECT count(*) FROM facts").fetchone()[0]
+            result["facts"] = staged.con.execute("SELECT count(*) FROM facts_raw").fetchone()[0]
     else:
         store = LadybugStore(store_path)
         report = load_conceptnet(store, csv_gz, parser=parser)  # type: ignore[arg-type]

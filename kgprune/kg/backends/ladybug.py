@@ -349,7 +349,7 @@ class LadybugStore:
             existing_facts = _export_keys(session, q.COUNT_FACTS, q.EXPORT_FACT_KEYS, "facts")
             concepts = tables.write_concepts(session.workdir, existing=existing_concepts,
                                              chunk_rows=chunk_rows)
-            # The store's concept `COPY` runs on one core: the engine writes the facts beside it.
+            # The concept `COPY` runs on one core: the facts are hashed and written beside it.
             with ThreadPoolExecutor(max_workers=1) as copier:
                 copying = copier.submit(copy, session, "Concept", concepts.paths)
                 facts, provenance = tables.write_facts(session.workdir, existing=existing_facts,

@@ -301,10 +301,9 @@ def _merge_duplicates(con: duckdb.DuckDBPyConnection) -> int:
     return rows_seen - len(merged)
 
 
-def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str, *,
-                as_column: str | None = None) -> None:
+def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
     """View `{table}`: `{table}_raw` plus `key` (stable_hash64) and `cov` (stable_unit) of `key`,
-    a SQL expression over the table's columns (and the expression itself as `as_column`).
+    a SQL expression over the table's columns.
 
     Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
     keys. Both the fetch and the view read the table in insertion order, so the positional join
@@ -321,20 +320,18 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str, *,
         signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(rows)
         done += len(rows)
     con.register(f"{table}_hashes", {"key": signed, "cov": unit})
-    spelled = f", {key} AS {as_column}" if as_column else ""
-    con.execute(f"CREATE VIEW {table} AS SELECT *{spelled} FROM {table}_raw "
-                f"POSITIONAL JOIN {table}_hashes")
+    con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
 
 
 def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """`facts` (one row per key, with edge id, key and cov) and `concepts` (POS pooled).
+    """`facts_raw` (one row per key) and `concepts` (POS pooled, with key and cov).
 
-    The edge id is spelled where it is read, not stored: a column of 10^6 URIs costs its writing.
+    The facts' keys are hashed by `ColumnarConceptNet.write_facts`, while the store copies the
+    concepts; rows handed to other stores are keyed there.
     """
     con.execute(
         f"CREATE TABLE facts_raw AS SELECT {_FACT_FIELDS} FROM edges "
         f"ANTI JOIN dup_keys USING (relation, head, tail) UNION ALL SELECT {_FACT_FIELDS} FROM merged")
-    _add_hashes(con, "facts", _EDGE_ID, as_column="edge_id")
     con.execute(
         "CREATE TABLE concepts_raw AS SELECT uri, any_value(name) AS name, any_value(lang) AS lang, "
         "coalesce(array_to_string(list_sort(list_distinct(list(pos) FILTER (pos <> ''))), ''), '') "
@@ -371,10 +368,9 @@ _HAS_PROVENANCE = " WHERE dataset <> '' OR surface_text <> '' OR len(contributor
 
 
 class ColumnarConceptNet:
-    """A parsed, merged assertions file held in DuckDB tables `concepts` and `facts`.
-
-    `facts`: relation, head, tail, weight, dataset, surface_text, contributors (VARCHAR[]),
-    edge_id, key, cov; `concepts`: uri, name, lang, pos, key, cov.
+    """A parsed, merged assertions file held in DuckDB: `concepts` (uri, name, lang, pos, key,
+    cov) and `facts_raw` (relation, head, tail, weight, dataset, surface_text, contributors as
+    VARCHAR[]); `write_facts` adds their keys as view `facts`.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -434,6 +430,7 @@ class ColumnarConceptNet:
 
         Consumes the engine: it is closed, its memory returned, before the store copies them.
         """
+        _add_hashes(self.con, "facts", _EDGE_ID)
         new = "" if existing is None else (
             f" ANTI JOIN read_parquet('{_sql_path(existing)}') USING (key)")
         facts = self._export("facts", _PARQUET_FACTS + new, directory, chunk_rows)
@@ -450,8 +447,8 @@ class ColumnarConceptNet:
 
     def iter_facts(self) -> Iterator[Fact]:
         result = self.con.execute(
-            "SELECT head, relation, tail, weight, dataset, edge_id, surface_text, contributors "
-            "FROM facts ORDER BY edge_id")
+            f"SELECT head, relation, tail, weight, dataset, {_EDGE_ID} AS edge_id, surface_text, "
+            "contributors FROM facts_raw ORDER BY edge_id")
         while rows := result.fetchmany(FETCH_ROWS):
             for head, relation, tail, weight, dataset, edge_id, surface, contributors in rows:
                 yield Fact(head=head, relation=relation, tail=tail, weight=weight,
