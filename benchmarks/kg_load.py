@@ -9,7 +9,7 @@ reports each ratio's median and range: on a shared host the same load varies by 
 round to the next. Writes one JSON file.
 
     python benchmarks/kg_load.py --sizes 1000000,3400000 --rounds 3 --out results/kg_load.json
-    python benchmarks/kg_load.py --sizes 34000000 --english-share 0.1 --parsers duckdb
+    python benchmarks/kg_load.py --sizes 3400000 --english-share 0.1 --parsers duckdb
 
 `--english-share 0.1` gives ConceptNet's real mix (about 10% of rows English-English); sizes
 count English-English rows. `--keep DIR` keeps the generated files for later rounds.
@@ -72,7 +72,8 @@ def generate(path: Path, num_english: int, seed: int = 0,
                          '{"dataset": "/d/dbpedia/en", "license": "cc:by-sa/4.0", "sources": '
                          '[{"contributor": "/s/resource/dbpedia/2015/en"}], "weight": 0.5}\n')
                 continue
-            lang = rng.choice(["de", "fr", "ja", "es"]) if u < non_english_share else "en"
+            non_english = u < EXTERNAL_URL_SHARE + non_english_share
+            lang = rng.choice(["de", "fr", "ja", "es"]) if non_english else "en"
             rel = rng.choices(relations, weights)[0]
             # Skewed draws give a few hub concepts with many edges and a long tail of rare ones.
             h = terms[int(num_concepts * rng.random() ** 2.5)]
@@ -195,7 +196,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="kgprune-bench-") as tmp:
             folder = args.keep or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            csv_gz = folder / f"assertions-{size}-{non_english:.2f}.csv.gz"
+            csv_gz = folder / f"assertions-{size}-non-english-{non_english:.2f}.csv.gz"
             t0 = time.perf_counter()
             if not csv_gz.exists():
                 generate(csv_gz, size, non_english_share=non_english)
