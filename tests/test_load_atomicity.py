@@ -15,6 +15,7 @@ import pytest
 
 from kgprune.kg.backends.ladybug import LadybugStore
 from kgprune.kg.ingest import load_conceptnet, load_visual_genome
+from kgprune.kg.loaders.conceptnet_columnar import ColumnarConceptNet
 
 # Loads the file with one fact per COPY (the load crosses many chunk boundaries), pauses after
 # the second fact chunk so a reader can look at the store meanwhile, then kills itself.
@@ -144,6 +145,27 @@ def test_a_failed_load_changes_nothing_and_leaves_no_build(tmp_path: Path, vg_di
     bad.write_text("/a/x\t/r/IsA\t/c/en/a\t/c/en/b\t{\"weight\": NaN}\n", encoding="utf-8")
     with pytest.raises(Exception, match="K003"):
         load_conceptnet(store, bad)
+    assert (store.version(), _counts(store)) == (version, before)
+    assert _leftovers(db) == []
+    store.close()
+
+
+def test_a_bulk_load_failing_beside_its_concept_copy_changes_nothing(
+    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The concepts are copied on a second thread while the facts are written: a failure there
+    waits for that copy and still leaves the store as it was."""
+    db = tmp_path / "kg.lbdb"
+    store = LadybugStore(db)
+    load_visual_genome(store, vg_dir)
+    version, before = store.version(), _counts(store)
+
+    def fail(self: ColumnarConceptNet, *args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ColumnarConceptNet, "write_facts", fail)
+    with pytest.raises(OSError, match="disk full"):
+        load_conceptnet(store, conceptnet_csv)
     assert (store.version(), _counts(store)) == (version, before)
     assert _leftovers(db) == []
     store.close()

@@ -327,7 +327,8 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
     """`facts_raw` (one row per key) and `concepts` (POS pooled, with key and cov).
 
     The facts' keys are hashed by `ColumnarConceptNet.write_facts`, while the store copies the
-    concepts; rows handed to other stores are keyed there.
+    concepts; rows handed to other stores are keyed there. The edge id is spelled where it is
+    read, not stored: a column of 10^6 URIs costs its writing.
     """
     con.execute(
         f"CREATE TABLE facts_raw AS SELECT {_FACT_FIELDS} FROM edges "
