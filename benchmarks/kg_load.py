@@ -5,7 +5,7 @@ relation mix, realistic info JSON, sense-tagged URIs, non-English and ExternalUR
 then measures in separate processes, the DuckDB parser and the pure-Python reference side by side
 in one round: `gzip -dc > /dev/null`, parse only, parse + load into a new LadybugDB store; each with
 its peak resident memory and the load averages around it. `--rounds N` repeats the round and
-reports each ratio's median and range: on a shared host the same load varies by 15-20% from one
+reports each ratio's median and range: on a shared host the same load varies by 15-25% from one
 round to the next. Writes one JSON file.
 
     python benchmarks/kg_load.py --sizes 1000000,3400000 --rounds 3 --out results/kg_load.json
@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--file", type=Path)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.phase:
         print(json.dumps(phase(args.phase, args.parser, args.file, args.workdir)))
         return

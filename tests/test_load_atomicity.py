@@ -153,8 +153,8 @@ def test_a_failed_load_changes_nothing_and_leaves_no_build(tmp_path: Path, vg_di
 def test_a_bulk_load_failing_beside_its_concept_copy_changes_nothing(
     tmp_path: Path, conceptnet_csv: Path, vg_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The concepts are copied on a second thread while the facts are written: a failure there
-    waits for that copy and still leaves the store as it was."""
+    """The concepts are copied on a second thread while the facts are written: a failure in the
+    facts still leaves the store as it was, and no build behind."""
     db = tmp_path / "kg.lbdb"
     store = LadybugStore(db)
     load_visual_genome(store, vg_dir)
