@@ -87,9 +87,10 @@ def test_a_schema_1_store_opens_as_schema_2_and_reads_like_a_fresh_load(
     assert isinstance(migrated, LadybugStore)
     assert migrated._meta("schema_version") == q.SCHEMA_VERSION
     assert "dataset" not in {row[0] for row in migrated._rows(q.FACT_PROPERTIES)}
-    facts = _everything(migrated)[1]
+    everything = _everything(migrated)
+    facts = everything[1]
     assert any(f.contributors for f in facts) and any(f.surface_text for f in facts)
-    assert _everything(migrated) == _everything(fresh)
+    assert everything == _everything(fresh)
     triples = [(f.edge_id, f.head, f.relation, f.tail, f.weight, f.source) for f in facts]
     bare = sorted((f for batch in migrated.iter_facts(provenance=False) for f in batch),
                   key=lambda f: f.edge_id)
