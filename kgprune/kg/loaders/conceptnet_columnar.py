@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,6 @@ _OK_FIELDS = ", ".join([
     _if_ok("relation", "relation"),
     *(_if_ok(sql, name) for parts, end in (("hp", "head"), ("tp", "tail")) for sql, name in (
         (f"'/c/' || {parts}[3] || '/' || {parts}[4]", end),
-        (f"{parts}[3]", f"{end}_lang"),
-        (f"replace({parts}[4], '_', ' ')", f"{end}_name"),
         (f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
          f"THEN {parts}[5] ELSE '' END", f"{end}_pos"))),
     _if_ok("TRY_CAST(j[1] AS DOUBLE)", "weight"),
@@ -160,13 +159,15 @@ FROM (
       FROM ({_columns("SELECT n, line FROM lines WHERE kind0 IN ('info', 'python')")}))))
 """
 
+# A concept's language and name are its URI's (`uri.parse_concept_uri`): they are read from the
+# URI once per concept, not carried on every edge.
 _EDGES = (
-    "CREATE TABLE reference_edges (n BIGINT, relation VARCHAR, head VARCHAR, head_lang VARCHAR, "
-    "head_name VARCHAR, head_pos VARCHAR, tail VARCHAR, tail_lang VARCHAR, tail_name VARCHAR, "
-    "tail_pos VARCHAR, weight DOUBLE, dataset VARCHAR, surface_text VARCHAR, contributors VARCHAR[])"
+    "CREATE TABLE reference_edges (n BIGINT, relation VARCHAR, head VARCHAR, head_pos VARCHAR, "
+    "tail VARCHAR, tail_pos VARCHAR, weight DOUBLE, dataset VARCHAR, surface_text VARCHAR, "
+    "contributors VARCHAR[])"
 )
-_EDGE_FIELDS = ("n, relation, head, head_lang, head_name, head_pos, tail, tail_lang, tail_name, "
-                "tail_pos, weight, dataset, surface_text, contributors")
+_EDGE_FIELDS = ("n, relation, head, head_pos, tail, tail_pos, weight, dataset, surface_text, "
+                "contributors")
 _FACT_FIELDS = "relation, head, tail, weight, dataset, surface_text, contributors"
 # A fact's edge id, its assertion URI (`records.assertion_uri`).
 _EDGE_ID = "'/a/[/r/' || relation || '/,' || head || '/,' || tail || '/]'"
@@ -247,10 +248,10 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, path: Path, langs: frozenset
         first_seen.update(dict.fromkeys(report.skipped.keys() - before, n))
         if edge is not None:
             h, t, f = edge.head, edge.tail, edge.fact
-            edges.append((n, f.relation, h.uri, h.lang, h.name, h.pos, t.uri, t.lang, t.name,
-                          t.pos, f.weight, f.dataset, f.surface_text, list(f.contributors)))
+            edges.append((n, f.relation, h.uri, h.pos, t.uri, t.pos, f.weight, f.dataset,
+                          f.surface_text, list(f.contributors)))
     if edges:
-        con.executemany(f"INSERT INTO reference_edges ({_EDGE_FIELDS}) VALUES ({', '.join('?' * 14)})",
+        con.executemany(f"INSERT INTO reference_edges ({_EDGE_FIELDS}) VALUES ({', '.join('?' * 10)})",
                         edges)
     return first_seen
 
@@ -319,8 +320,18 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
     while rows := result.fetchmany(HASH_ROWS):
         signed[done:done + len(rows)], unit[done:done + len(rows)] = hash_columns(rows)
         done += len(rows)
-    con.register(f"{table}_hashes", {"key": signed, "cov": unit})
+    con.register("hashes", {"key": signed, "cov": unit})
+    con.execute(f"CREATE TABLE {table}_hashes AS SELECT * FROM hashes")
+    con.unregister("hashes")
     con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_raw POSITIONAL JOIN {table}_hashes")
+
+
+# A concept's parts of speech, pooled over its edges: one bit per tag, spelled in sorted order.
+_POS_LETTERS = "anrsv"
+_POS_BIT = ("CASE pos " + " ".join(f"WHEN '{p}' THEN {1 << i}" for i, p in enumerate(_POS_LETTERS))
+            + " ELSE 0 END")
+_POOLED_POS = " || ".join(f"CASE WHEN pos_bits & {1 << i} <> 0 THEN '{p}' ELSE '' END"
+                          for i, p in enumerate(_POS_LETTERS))
 
 
 def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -333,11 +344,12 @@ def _build_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE facts_raw AS SELECT {_FACT_FIELDS} FROM edges "
         f"ANTI JOIN dup_keys USING (relation, head, tail) UNION ALL SELECT {_FACT_FIELDS} FROM merged")
-    con.execute(
-        "CREATE TABLE concepts_raw AS SELECT uri, any_value(name) AS name, any_value(lang) AS lang, "
-        "coalesce(array_to_string(list_sort(list_distinct(list(pos) FILTER (pos <> ''))), ''), '') "
-        "AS pos FROM (SELECT head AS uri, head_name AS name, head_lang AS lang, head_pos AS pos "
-        "FROM edges UNION ALL SELECT tail, tail_name, tail_lang, tail_pos FROM edges) GROUP BY uri")
+    con.execute(f"""
+CREATE TABLE concepts_raw AS SELECT uri, replace(split_part(uri, '/', 4), '_', ' ') AS name,
+  split_part(uri, '/', 3) AS lang, {_POOLED_POS} AS pos
+FROM (SELECT uri, bit_or({_POS_BIT}) AS pos_bits FROM (
+  SELECT head AS uri, head_pos AS pos FROM edges UNION ALL SELECT tail, tail_pos FROM edges)
+  GROUP BY uri)""")
     _add_hashes(con, "concepts", "uri")
     con.execute("DROP VIEW edges; DROP TABLE reference_edges; DROP TABLE merged; "
                 "DROP TABLE dup_keys; DROP TABLE parsed")
@@ -377,22 +389,26 @@ class ColumnarConceptNet:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
-    def _export(self, name: str, select: str, directory: Path, chunk_rows: int) -> ParquetPart:
-        """`select` as Parquet files of at most `chunk_rows` rows each."""
+    def _export(self, name: str, select: str, directory: Path, chunk_rows: int,
+                con: duckdb.DuckDBPyConnection | None = None) -> ParquetPart:
+        """`select` as Parquet files of at most `chunk_rows` rows each, on `con` (default: the
+        engine's own connection)."""
+        con = con or self.con
         if chunk_rows >= ROW_GROUP_ROWS:
-            written = self._export_row_groups(directory / name, select, chunk_rows)
+            written = self._export_row_groups(con, directory / name, select, chunk_rows)
             if written is not None:
                 return written
-        return self._export_ranges(name, select, directory, chunk_rows)
+        return self._export_ranges(con, name, select, directory, chunk_rows)
 
-    def _export_row_groups(self, folder: Path, select: str,
+    @staticmethod
+    def _export_row_groups(con: duckdb.DuckDBPyConnection, folder: Path, select: str,
                            chunk_rows: int) -> ParquetPart | None:
         """One pass, whole row groups per file; None (and nothing left) if a file came out larger."""
-        self.con.execute(
+        con.execute(
             f"COPY ({select}) TO '{_sql_path(folder)}' (FORMAT parquet, "
             f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}, ROW_GROUPS_PER_FILE {chunk_rows // ROW_GROUP_ROWS})")
         paths = sorted(folder.glob("*.parquet"))
-        rows = dict(self.con.execute(
+        rows = dict(con.execute(
             "SELECT file_name, num_rows FROM parquet_file_metadata($paths)",
             {"paths": [str(p) for p in paths]}).fetchall()) if paths else {}
         if any(count > chunk_rows for count in rows.values()):
@@ -400,21 +416,23 @@ class ColumnarConceptNet:
             return None
         return ParquetPart(tuple(p for p in paths if rows[str(p)]), sum(rows.values()))
 
-    def _export_ranges(self, name: str, select: str, directory: Path,
+    @staticmethod
+    def _export_ranges(con: duckdb.DuckDBPyConnection, name: str, select: str, directory: Path,
                        chunk_rows: int) -> ParquetPart:
         """Exactly `chunk_rows` rows a file, however small: numbered once, then cut in ranges."""
-        self.con.execute(f"CREATE TABLE export AS SELECT row_number() OVER () - 1 AS rid, * "
-                         f"FROM ({select})")
-        total = self.con.execute("SELECT count(*) FROM export").fetchone()[0]
+        table = f"export_{name}"
+        con.execute(f"CREATE TABLE {table} AS SELECT row_number() OVER () - 1 AS rid, * "
+                    f"FROM ({select})")
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         paths = []
         for start in range(0, total, chunk_rows):
             path = directory / f"{name}-{len(paths):04d}.parquet"
-            self.con.execute(
-                "COPY (SELECT * EXCLUDE (rid) FROM export WHERE rid >= $start AND rid < $stop "
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (rid) FROM {table} WHERE rid >= $start AND rid < $stop "
                 f"ORDER BY rid) TO '{_sql_path(path)}' (FORMAT parquet)",
                 {"start": start, "stop": start + chunk_rows})
             paths.append(path)
-        self.con.execute("DROP TABLE export")
+        con.execute(f"DROP TABLE {table}")
         return ParquetPart(tuple(paths), total)
 
     def write_concepts(self, directory: Path, *, existing: Path | None,
@@ -434,11 +452,14 @@ class ColumnarConceptNet:
         _add_hashes(self.con, "facts", _EDGE_ID)
         new = "" if existing is None else (
             f" ANTI JOIN read_parquet('{_sql_path(existing)}') USING (key)")
-        facts = self._export("facts", _PARQUET_FACTS + new, directory, chunk_rows)
-        provenance = self._export("provenance", _PARQUET_PROVENANCE + new + _HAS_PROVENANCE,
-                                  directory, chunk_rows)
+        with self.con.cursor() as beside, ThreadPoolExecutor(max_workers=1) as pool:
+            provenance = pool.submit(self._export, "provenance",
+                                     _PARQUET_PROVENANCE + new + _HAS_PROVENANCE, directory,
+                                     chunk_rows, beside)
+            facts = self._export("facts", _PARQUET_FACTS + new, directory, chunk_rows)
+            written = facts, provenance.result()
         self.con.close()
-        return facts, provenance
+        return written
 
     def iter_concepts(self) -> Iterator[Concept]:
         result = self.con.execute("SELECT uri, name, lang, pos FROM concepts ORDER BY uri")
