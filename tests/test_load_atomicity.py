@@ -150,20 +150,26 @@ def test_a_failed_load_changes_nothing_and_leaves_no_build(tmp_path: Path, vg_di
     store.close()
 
 
+@pytest.mark.parametrize("failing", ["facts", "provenance"])
 def test_a_bulk_load_failing_beside_its_concept_copy_changes_nothing(
-    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, conceptnet_csv: Path, vg_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    failing: str,
 ) -> None:
-    """The concepts are copied on a second thread while the facts are written: a failure in the
-    facts still leaves the store as it was, and no build behind."""
+    """The concepts are copied on a second thread while the facts are written, and the
+    provenance is exported on a third beside the facts: a failure in either export still leaves
+    the store as it was, and no build behind."""
     db = tmp_path / "kg.lbdb"
     store = LadybugStore(db)
     load_visual_genome(store, vg_dir)
     version, before = store.version(), _counts(store)
+    export = ColumnarConceptNet._export
 
-    def fail(self: ColumnarConceptNet, *args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
+    def fail(self: ColumnarConceptNet, name: str, *args: object, **kwargs: object) -> object:
+        if name == failing:
+            raise OSError("disk full")
+        return export(self, name, *args, **kwargs)
 
-    monkeypatch.setattr(ColumnarConceptNet, "write_facts", fail)
+    monkeypatch.setattr(ColumnarConceptNet, "_export", fail)
     with pytest.raises(OSError, match="disk full"):
         load_conceptnet(store, conceptnet_csv)
     assert (store.version(), _counts(store)) == (version, before)

@@ -308,7 +308,8 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
 
     Keys are fetched and hashed `HASH_ROWS` at a time, so Python holds 16 bytes per row, not the
     keys. Both the fetch and the view read the table in insertion order, so the positional join
-    pairs each row with its own hashes. (Hashing the facts on a second cursor while the engine
+    pairs each row with its own hashes. The hashes are a table, not a registered array, so that a
+    second cursor reads the view too. (Hashing the facts on a second cursor while the engine
     grouped the concepts did not make the load faster on two cores.)
     """
     total = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]
@@ -447,7 +448,9 @@ class ColumnarConceptNet:
                     chunk_rows: int) -> tuple[ParquetPart, ParquetPart]:
         """The facts a store lacks and their provenance (keys in `existing` are left out).
 
-        Consumes the engine: it is closed, its memory returned, before the store copies them.
+        Each export reads the keys through a positional join, on one thread, so the provenance
+        is written on a second cursor beside the facts. Consumes the engine: it is closed, its
+        memory returned, before the store copies them.
         """
         _add_hashes(self.con, "facts", _EDGE_ID)
         new = "" if existing is None else (
