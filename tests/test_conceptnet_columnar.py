@@ -82,6 +82,33 @@ _KINDS = {
 }
 
 
+def _assertion(relation: str, start: str, end: str, info: str) -> str:
+    return f"/a/[/r/{relation}/,{start}/,{end}/]\t/r/{relation}\t{start}\t{end}\t{info}"
+
+
+def test_parts_of_speech_pooled_like_the_reference(tmp_path: Path) -> None:
+    """A concept met with several parts of speech (sense-tagged URIs, a tag that is not a part of
+    speech, rows the reference parser decides) keeps every tag once, in the reference's order."""
+    plain = '{"dataset": "/d/wordnet/3.1", "weight": 1.0}'
+    # A `\u` escape could spell a key, so the reference parser decides the row.
+    odd = '{"dataset": "/d/word\\u006eet/3.1", "weight": 1.0}'
+    lines = [
+        _assertion("IsA", "/c/en/run/v", "/c/en/move/v", plain),
+        _assertion("IsA", "/c/en/run/n/wn/act", "/c/en/race/n", plain),
+        _assertion("RelatedTo", "/c/en/run", "/c/en/fast/r", plain),
+        _assertion("RelatedTo", "/c/en/fast/a", "/c/en/run/x", plain),
+        _assertion("RelatedTo", "/c/en/fast/s", "/c/en/quick/a", odd),
+        _assertion("Synonym", "/c/en/run/a", "/c/en/sprint/v", odd),
+        _assertion("IsA", "/c/en/run/v/wn/motion", "/c/en/move/v", plain),
+    ]
+    path = tmp_path / "pos.csv"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    expected = _reference(path, "en", skip=False)
+    assert _columnar(path, "en", False, tmp_path) == expected
+    pooled = {c.uri: c.pos for c in expected[1]}
+    assert (pooled["/c/en/run"], pooled["/c/en/fast"], pooled["/c/en/move"]) == ("anv", "ars", "v")
+
+
 @pytest.mark.parametrize("kinds", [
     "",
     "language",
