@@ -177,12 +177,49 @@ def _kept_units(plan: PruningPlan) -> dict[str, dict[str, Any]]:
 
 
 def _dtype(model: nn.Module) -> str:
-    """The floating dtype of the model's parameters, which the loader casts the skeleton to."""
+    """The floating dtype of the model's parameters, which the loader casts the skeleton to
+    (buffers saved in another dtype are named in `buffer_dtypes`)."""
     dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
     if len(dtypes) > 1:
         raise PruningError(Errors.K544.format(
             problem=f"its parameters mix {sorted(str(d) for d in dtypes)}; cast it to one dtype"))
     return str(dtypes.pop() if dtypes else torch.float32).removeprefix("torch.")
+
+
+def _buffer_dtypes(model: nn.Module, dtype: str) -> dict[str, str]:
+    """Floating buffers whose dtype is not the parameters' (a rotary `inv_freq` kept in float32 by
+    `from_pretrained` beside bfloat16 weights): casting them with the skeleton would change the
+    outputs, and the non-persistent ones are not in the weights file to say so."""
+    return {name: str(buffer.dtype).removeprefix("torch.")
+            for name, buffer in model.named_buffers()
+            if buffer.is_floating_point() and str(buffer.dtype).removeprefix("torch.") != dtype}
+
+
+def _cast_skeleton(model: nn.Module, dtype: torch.dtype, manifest: Mapping[str, Any],
+                   path: Path) -> None:
+    """Cast the rebuilt model to `dtype`, but each buffer the manifest names to its own dtype, from
+    its value before the cast (older manifests name none)."""
+    recorded = manifest.get("buffer_dtypes", {})
+    if not isinstance(recorded, dict):
+        raise InputFormatError(Errors.K537.format(path=path, field="buffer_dtypes",
+                                                  problem="is not an object"))
+    buffers = dict(model.named_buffers())
+    kept = {}
+    for name, dtype_name in recorded.items():
+        own = getattr(torch, str(dtype_name), None)
+        if name not in buffers or not buffers[name].is_floating_point():
+            problem = f"names {name!r}, not a floating buffer of the model"
+        elif not isinstance(own, torch.dtype) or not own.is_floating_point:
+            problem = f"gives {name!r} the dtype {dtype_name!r}, not a floating dtype"
+        else:
+            kept[name] = buffers[name].to(own)
+            continue
+        raise InputFormatError(Errors.K537.format(path=path, field="buffer_dtypes",
+                                                  problem=problem))
+    model.to(dtype)
+    for name, buffer in kept.items():
+        owner, _, leaf = name.rpartition(".")
+        setattr(model.get_submodule(owner), leaf, buffer)
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -218,10 +255,12 @@ def save_pruned(model: ModelAdapter | nn.Module, plan: PruningPlan, out_dir: str
             save_model(adapter.model, str(temp / WEIGHTS), metadata=metadata)
         loadable = base["kind"] == "huggingface" and _write_hf_files(adapter, plan, base, temp,
                                                                       quantized=bool(quant))
+        dtype = _dtype(adapter.model)
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "kgprune_version": __version__,
             "family": adapter.family, "base": base, "plan": plan.to_dict(), "plan_sha256": sha,
-            "kept": _kept_units(plan), "criterion": plan.criterion, "dtype": _dtype(adapter.model),
+            "kept": _kept_units(plan), "criterion": plan.criterion, "dtype": dtype,
+            "buffer_dtypes": _buffer_dtypes(adapter.model, dtype),
             "quantization": quant.to_dict() if quant else None, "info": info_json,
             "loader": "transformers" if loadable else "kgprune"}
         (temp / CARD).write_text(model_card(manifest, loadable=loadable), encoding="utf-8")
@@ -442,7 +481,7 @@ def load_with_manifest(directory: str | Path, *,
         raise InputFormatError(Errors.K537.format(path=directory / MANIFEST, field="dtype",
                                                   problem=f"is {manifest.get('dtype')!r}, not a "
                                                           "floating dtype"))
-    adapter.model.to(dtype)
+    _cast_skeleton(adapter.model, dtype, manifest, directory / MANIFEST)
     adapter.model = _load_weights(adapter.model, manifest, directory)
     adapter.model.name_or_path = str(directory)
     adapter.model.eval()

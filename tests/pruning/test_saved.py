@@ -140,6 +140,33 @@ def test_half_precision_model_keeps_its_dtype(tmp_path: Path) -> None:
         assert loaded_state[key].dtype == value.dtype and torch.equal(loaded_state[key], value), key
 
 
+def test_buffers_keep_the_dtype_from_pretrained_gave_them(tmp_path: Path) -> None:
+    """`from_pretrained` reads a bfloat16 LLaVA with its rotary `inv_freq` in float32 (a buffer
+    the weights file does not hold): it loads back so, with identical outputs."""
+    torch.manual_seed(0)
+    tiny = tiny_adapter("llava")
+    tiny.model.to(torch.bfloat16)
+    adapter = load_hf_adapter(save_adapter(tiny, tmp_path / "model"))
+    adapter.model.eval()
+    buffers = {n: b for n, b in adapter.model.named_buffers() if b.is_floating_point()}
+    assert buffers and {b.dtype for b in buffers.values()} == {torch.float32}
+    plan = random_plan(discover_units(adapter.model), seed=1)
+    apply_plan(adapter.model, plan)
+    out = save_pruned(adapter, plan, tmp_path / "out", info={})
+    assert read_manifest(out)["buffer_dtypes"] == dict.fromkeys(buffers, "float32")
+    loaded = load_pruned(out)
+    loaded_buffers = dict(loaded.model.named_buffers())
+    for name, buffer in buffers.items():
+        assert loaded_buffers[name].dtype == torch.float32, name
+        assert torch.equal(loaded_buffers[name], buffer), name
+    assert_same(adapter, loaded)
+    name = next(iter(buffers))
+    damaged = damaged_copy(out, tmp_path, edit_manifest(
+        lambda m: m["buffer_dtypes"].update({name: "int8"})))
+    with pytest.raises(InputFormatError, match=rf"K537.*'buffer_dtypes' gives '{name}'.*int8"):
+        load_pruned(damaged)
+
+
 def test_refuses_existing_non_empty_directory(tmp_path: Path) -> None:
     adapter, plan = pruned("kgvqa")
     out = tmp_path / "out"
@@ -258,6 +285,10 @@ DAMAGE = {
                     r"K537.*field 'files'.*\.\./outside.txt"),
     "symlink out": (list_outside_file(lambda d: "notes.txt", link=True), InputFormatError,
                     r"K537.*field 'files'.*notes.txt"),
+    "buffer dtypes not an object": (edit_manifest(lambda m: m.update(buffer_dtypes=[])),
+                                    InputFormatError, r"K537.*'buffer_dtypes' is not an object"),
+    "unknown buffer": (edit_manifest(lambda m: m.update(buffer_dtypes={"nope": "float32"})),
+                       InputFormatError, r"K537.*'buffer_dtypes' names 'nope'"),
 }
 
 
