@@ -204,7 +204,7 @@ def _cast_skeleton(model: nn.Module, dtype: torch.dtype, manifest: Mapping[str, 
         raise InputFormatError(Errors.K537.format(path=path, field="buffer_dtypes",
                                                   problem="is not an object"))
     buffers = dict(model.named_buffers())
-    kept = {}
+    kept: dict[str, torch.Tensor] = {}
     for name, dtype_name in recorded.items():
         own = getattr(torch, str(dtype_name), None)
         if name not in buffers or not buffers[name].is_floating_point():
