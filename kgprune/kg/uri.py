@@ -16,7 +16,7 @@ from kgprune.errors import ConfigError, Errors
 
 _TOKEN = re.compile(r"\w+(?:['’.]\w+)*", re.UNICODE)
 _ENGLISH_DROP = frozenset({"a", "an", "the"})
-_POS_TAGS = frozenset({"n", "v", "a", "s", "r"})
+POS_TAGS = frozenset({"n", "v", "a", "s", "r"})
 
 
 def tokenize(text: str) -> list[str]:
@@ -56,5 +56,5 @@ def parse_concept_uri(uri: str) -> ParsedConcept:
     parts = uri.split("/")
     if len(parts) < 4 or parts[0] != "" or parts[1] != "c" or not parts[2] or not parts[3]:
         raise ConfigError(Errors.K013.format(uri=uri))
-    pos = parts[4] if len(parts) > 4 and parts[4] in _POS_TAGS else ""
+    pos = parts[4] if len(parts) > 4 and parts[4] in POS_TAGS else ""
     return ParsedConcept(uri="/".join(parts[:4]), lang=parts[2], term=parts[3], pos=pos)

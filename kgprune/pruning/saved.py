@@ -176,6 +176,16 @@ def _kept_units(plan: PruningPlan) -> dict[str, dict[str, Any]]:
     return kept
 
 
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _floating_dtype(name: object) -> torch.dtype | None:
+    """The floating torch dtype a manifest names, or None."""
+    dtype = getattr(torch, str(name), None)
+    return dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else None
+
+
 def _dtype(model: nn.Module) -> str:
     """The floating dtype of the model's parameters, which the loader casts the skeleton to
     (buffers saved in another dtype are named in `buffer_dtypes`)."""
@@ -183,16 +193,15 @@ def _dtype(model: nn.Module) -> str:
     if len(dtypes) > 1:
         raise PruningError(Errors.K544.format(
             problem=f"its parameters mix {sorted(str(d) for d in dtypes)}; cast it to one dtype"))
-    return str(dtypes.pop() if dtypes else torch.float32).removeprefix("torch.")
+    return _dtype_name(dtypes.pop() if dtypes else torch.float32)
 
 
 def _buffer_dtypes(model: nn.Module, dtype: str) -> dict[str, str]:
     """Floating buffers whose dtype is not the parameters' (a rotary `inv_freq` kept in float32 by
     `from_pretrained` beside bfloat16 weights): casting them with the skeleton would change the
     outputs, and the non-persistent ones are not in the weights file to say so."""
-    return {name: str(buffer.dtype).removeprefix("torch.")
-            for name, buffer in model.named_buffers()
-            if buffer.is_floating_point() and str(buffer.dtype).removeprefix("torch.") != dtype}
+    return {name: _dtype_name(buffer.dtype) for name, buffer in model.named_buffers()
+            if buffer.is_floating_point() and _dtype_name(buffer.dtype) != dtype}
 
 
 def _cast_skeleton(model: nn.Module, dtype: torch.dtype, manifest: Mapping[str, Any],
@@ -206,10 +215,10 @@ def _cast_skeleton(model: nn.Module, dtype: torch.dtype, manifest: Mapping[str, 
     buffers = dict(model.named_buffers())
     kept: dict[str, torch.Tensor] = {}
     for name, dtype_name in recorded.items():
-        own = getattr(torch, str(dtype_name), None)
+        own = _floating_dtype(dtype_name)
         if name not in buffers or not buffers[name].is_floating_point():
             problem = f"names {name!r}, not a floating buffer of the model"
-        elif not isinstance(own, torch.dtype) or not own.is_floating_point:
+        elif own is None:
             problem = f"gives {name!r} the dtype {dtype_name!r}, not a floating dtype"
         else:
             kept[name] = buffers[name].to(own)
@@ -476,8 +485,8 @@ def load_with_manifest(directory: str | Path, *,
         apply_plan(adapter.model, plan)
     except PruningError as e:
         raise PruningError(Errors.K543.format(source=directory / MANIFEST, problem=e)) from e
-    dtype = getattr(torch, str(manifest.get("dtype", "float32")), None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+    dtype = _floating_dtype(manifest.get("dtype", "float32"))
+    if dtype is None:
         raise InputFormatError(Errors.K537.format(path=directory / MANIFEST, field="dtype",
                                                   problem=f"is {manifest.get('dtype')!r}, not a "
                                                           "floating dtype"))

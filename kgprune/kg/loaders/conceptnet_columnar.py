@@ -35,6 +35,7 @@ from kgprune.kg.loaders.conceptnet import (
 from kgprune.kg.records import SOURCE_CONCEPTNET, Concept, Fact, LoadReport
 from kgprune.kg.relations import ALL_RELATIONS
 from kgprune.kg.staging import merge_facts
+from kgprune.kg.uri import POS_TAGS
 
 FETCH_ROWS = 50_000
 HASH_ROWS = 200_000
@@ -76,11 +77,15 @@ def _if_ok(expression: str, name: str) -> str:
     return f"CASE WHEN kind = 'ok' THEN {expression} END AS {name}"
 
 
+# The parts of speech a sense-tagged URI may carry, in sorted order (how pooled tags are spelled).
+_POS_LETTERS = "".join(sorted(POS_TAGS))
+_POS_LIST = ", ".join(f"'{p}'" for p in _POS_LETTERS)
+
 _OK_FIELDS = ", ".join([
     _if_ok("relation", "relation"),
     *(_if_ok(sql, name) for parts, end in (("hp", "head"), ("tp", "tail")) for sql, name in (
         (f"'/c/' || {parts}[3] || '/' || {parts}[4]", end),
-        (f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ('n', 'v', 'a', 's', 'r') "
+        (f"CASE WHEN len({parts}) > 4 AND {parts}[5] IN ({_POS_LIST}) "
          f"THEN {parts}[5] ELSE '' END", f"{end}_pos"))),
     _if_ok("TRY_CAST(j[1] AS DOUBLE)", "weight"),
     _if_ok("coalesce(j[2] ->> '$', '')", "dataset"),
@@ -328,7 +333,6 @@ def _add_hashes(con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
 
 
 # A concept's parts of speech, pooled over its edges: one bit per tag, spelled in sorted order.
-_POS_LETTERS = "anrsv"
 _POS_BIT = ("CASE pos " + " ".join(f"WHEN '{p}' THEN {1 << i}" for i, p in enumerate(_POS_LETTERS))
             + " ELSE 0 END")
 _POOLED_POS = " || ".join(f"CASE WHEN pos_bits & {1 << i} <> 0 THEN '{p}' ELSE '' END"
